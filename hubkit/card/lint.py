@@ -1,0 +1,332 @@
+"""Offline checks on a model card and the files beside it, before anything is published.
+
+Each check returns problems with a stable `code` and a one-line `message` a person can act on. Nothing here needs
+the network, torch or transformers: `hubkit build-card` runs it on every card it writes, and `hubkit push` runs it
+before uploading. Messages never echo a token back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from huggingface_hub.repocard_data import ModelCardData
+
+from ..errors import HubkitError
+from .metadata import is_hub_id
+
+# Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK (the Hub server's own), copied because importing
+# huggingface_hub.repocard pulls in the HTTP client and doubles build-card's start-up time; a test keeps them equal.
+REGEX_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+CARD_FILENAME = "README.md"
+RELATIONS = {"adapter", "merge", "quantized", "finetune"}
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+# config.architectures[0] suffix -> the pipeline tag the Hub (and transformers.pipeline) would use for it
+ARCHITECTURE_TAGS = {
+    "ForQuestionAnswering": "question-answering",
+    "ForSequenceClassification": "text-classification",
+    "ForTokenClassification": "token-classification",
+    "ForMaskedLM": "fill-mask",
+    "ForCausalLM": "text-generation",
+    "ForConditionalGeneration": "text2text-generation",
+    "ForMultipleChoice": "multiple-choice",
+}
+
+_PLACEHOLDERS = (
+    (re.compile(r"More Information Needed", re.I), "'More Information Needed'"),
+    (re.compile(r"\bTODO\b"), "'TODO'"),
+    (re.compile(r"\{\{|\{%"), "unrendered template syntax ('{{' or '{%')"),
+    (re.compile(r"\bnan\b", re.I), "'nan' (a number that was never computed)"),
+    # "None" as a value (a table cell, after ':' '=' '->', in brackets), not the English word in a sentence
+    (re.compile(r"(?:^|[|:=(\[,>→])\s*`?None`?\s*%?\s*(?=$|[|)\],])"), "'None' where a value should be"),
+)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")
+_NUMBER_CELL = re.compile(r"^[*_`\s]*([-+]?\d[\d,]*(?:\.(\d+))?)\s*%?[*_`\s]*$")
+_STRING_KEYS = ("language", "license", "library_name", "pipeline_tag", "base_model", "datasets", "tags")
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One thing wrong with a card: `code` is stable (for tests and tools), `message` is for people."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def lint_card(card_path: Path, model_dir: Path | None = None) -> list[LintProblem]:
+    """Lint the card at `card_path` (a README.md, or a folder holding one).
+
+    `model_dir` is the folder of model files the card describes (default: the card's folder); library_name and
+    pipeline_tag are checked against what is there. Returns [] for a clean card. Raises HubkitError when the card
+    cannot be read at all.
+    """
+    card_path = Path(card_path)
+    if card_path.is_dir():
+        card_path = card_path / CARD_FILENAME
+    if not card_path.is_file():
+        raise HubkitError(f"no model card at {card_path}")
+    try:
+        text = card_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise HubkitError(f"{card_path}: not UTF-8 text") from None
+    return lint_text(text, Path(model_dir) if model_dir is not None else card_path.parent)
+
+
+def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
+    """Lint card text; file checks run only when `model_dir` is given."""
+    problems: list[LintProblem] = []
+    metadata, body = _front_matter(text, problems)
+    problems += check_placeholders(text)
+    problems += check_tokens(text)
+    if metadata is not None:
+        problems += check_yaml_traps(metadata)
+        problems += check_required(metadata)
+        problems += check_base_model(metadata)
+        card_data = _card_data(metadata, problems)
+        if card_data is not None:
+            problems += check_model_index(card_data, body)
+        if model_dir is not None:
+            problems += check_files(metadata, Path(model_dir))
+    return problems
+
+
+# --- front matter ------------------------------------------------------------------------------------------------
+
+
+def _front_matter(text: str, problems: list[LintProblem]) -> tuple[dict[str, Any] | None, str]:
+    match = REGEX_YAML_BLOCK.search(text)
+    if not match:
+        problems.append(LintProblem("front-matter", "no YAML front matter: the card must start with a '---' block"))
+        return None, text
+    body = text[match.end() :]
+    try:
+        data = yaml.safe_load(match.group(2))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        first_line = text[: match.start(2)].count("\n") + 1
+        where = f" at line {first_line + mark.line}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problems.append(LintProblem("front-matter", f"front matter is not valid YAML{where}: {problem}"))
+        return None, body
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(LintProblem("front-matter", "front matter must be a YAML mapping (key: value lines)"))
+        return None, body
+    return data, body
+
+
+def _card_data(metadata: dict[str, Any], problems: list[LintProblem]) -> ModelCardData | None:
+    """Parse the metadata exactly as huggingface_hub does when it loads a card (model-index included)."""
+    try:
+        return ModelCardData(**{str(k): v for k, v in metadata.items()})
+    except (ValueError, TypeError) as exc:
+        message = " ".join(str(exc).split()).split(" Pass `ignore_metadata_errors")[0]
+        problems.append(LintProblem("front-matter", f"huggingface_hub cannot parse the metadata: {message}"))
+        return None
+
+
+def check_yaml_traps(metadata: dict[str, Any]) -> list[LintProblem]:
+    """YAML 1.1 reads unquoted no/yes/on/off as booleans: `language: no` (Norwegian) becomes False."""
+    problems = []
+    for key in _STRING_KEYS:
+        value = metadata.get(key)
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, bool):
+                hint = " (Norwegian is language: 'no')" if key == "language" else ""
+                problems.append(
+                    LintProblem(
+                        "yaml-trap",
+                        f"front matter {key}: an unquoted value is read by YAML as the boolean {item}; "
+                        f"quote it{hint}",
+                    )
+                )
+    return problems
+
+
+def check_required(metadata: dict[str, Any]) -> list[LintProblem]:
+    problems = []
+    for key in ("base_model", "library_name", "pipeline_tag", "license", "language"):
+        if metadata.get(key) in (None, "", []):
+            problems.append(LintProblem("metadata-missing", f"front matter has no {key}"))
+    relation = metadata.get("base_model_relation")
+    if relation is not None and relation not in RELATIONS:
+        problems.append(
+            LintProblem(
+                "metadata-invalid",
+                f"base_model_relation is {relation!r}; the Hub accepts {', '.join(sorted(RELATIONS))}",
+            )
+        )
+    return problems
+
+
+def check_base_model(metadata: dict[str, Any]) -> list[LintProblem]:
+    """base_model must be a Hub id: a local path links nowhere and leaks the author's file system."""
+    value = metadata.get("base_model")
+    problems = []
+    for item in value if isinstance(value, list) else [value]:
+        if item is None or isinstance(item, bool):
+            continue
+        text = str(item)
+        looks_local = (
+            text.startswith(("/", ".", "~"))
+            or "\\" in text
+            or re.match(r"^[A-Za-z]:", text) is not None
+            or text.count("/") > 1
+        )
+        if looks_local or not is_hub_id(text):
+            problems.append(
+                LintProblem("base-model", f"base_model {text!r} is not a Hub model id (namespace/name); "
+                            "a local path must not be published")
+            )
+    return problems
+
+
+# --- body ----------------------------------------------------------------------------------------------------------
+
+
+def check_placeholders(text: str) -> list[LintProblem]:
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for pattern, what in _PLACEHOLDERS:
+            if pattern.search(line):
+                problems.append(LintProblem("placeholder", f"line {number}: placeholder {what}"))
+    return problems
+
+
+def check_tokens(text: str) -> list[LintProblem]:
+    """Anything shaped like a Hugging Face token; the message names the line, never the token."""
+    return [
+        LintProblem("token", f"line {number}: something that looks like a Hugging Face token (hf_...); remove it "
+                    "and revoke the token")
+        for number, line in enumerate(text.splitlines(), start=1)
+        if _TOKEN.search(line)
+    ]
+
+
+def _cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+
+
+def _body_value(body: str, names: list[str]) -> tuple[float, int] | None:
+    """First numeric cell of the first table row whose first cell names the metric: (value, decimals shown)."""
+    wanted = [_normal(n) for n in names if n]
+    for line in body.splitlines():
+        if not line.lstrip().startswith("|"):
+            continue
+        cells = _cells(line)
+        label = _normal(cells[0]) if cells else ""
+        if not any(label == w or label.startswith(w + " ") for w in wanted):
+            continue
+        for cell in cells[1:]:
+            match = _NUMBER_CELL.match(cell)
+            if match:
+                return float(match.group(1).replace(",", "")), len(match.group(2) or "")
+    return None
+
+
+def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
+    """Each model-index score must be the number the body's tables show for that metric (at the shown precision)."""
+    problems = []
+    for result in card_data.eval_results or []:
+        value = result.metric_value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(
+                LintProblem("model-index", f"model-index {result.metric_type} value {value!r} is not a number")
+            )
+            continue
+        label = result.metric_name or result.metric_type
+        shown = _body_value(body, [result.metric_name, result.metric_type.replace("_", " ")])
+        if shown is None:
+            problems.append(
+                LintProblem(
+                    "model-index",
+                    f"model-index reports {label} = {value} but no table row in the card body shows {label}",
+                )
+            )
+            continue
+        number, decimals = shown
+        if abs(number - float(value)) > 0.5 * 10 ** (-decimals) + 1e-9:
+            problems.append(
+                LintProblem(
+                    "model-index",
+                    f"model-index reports {label} = {value} but the card body shows {label} = {number:.{decimals}f}",
+                )
+            )
+    return problems
+
+
+# --- files beside the card ----------------------------------------------------------------------------------------
+
+
+def check_files(metadata: dict[str, Any], model_dir: Path) -> list[LintProblem]:
+    """library_name and pipeline_tag must describe the files that will be published with the card."""
+    problems = []
+    library = metadata.get("library_name")
+    has_config = (model_dir / "config.json").is_file()
+    has_weights = any((model_dir / name).is_file() for name in WEIGHT_FILES) or any(
+        model_dir.glob("model-*-of-*.safetensors")
+    )
+    has_adapter = (model_dir / "adapter_config.json").is_file()
+    if library == "transformers":
+        if has_adapter:
+            problems.append(
+                LintProblem("library-name", f"library_name is transformers but {model_dir} holds adapter_config.json "
+                            "(a PEFT adapter): publish the merged model, or set library_name: peft")
+            )
+        if not has_config:
+            problems.append(LintProblem("library-name", f"library_name is transformers but {model_dir} has no config.json"))
+        if not has_weights:
+            problems.append(
+                LintProblem("library-name", f"library_name is transformers but {model_dir} has no model weights "
+                            f"({' / '.join(WEIGHT_FILES[::2])})")
+            )
+    elif library == "peft":
+        if not has_adapter or not any((model_dir / name).is_file() for name in ADAPTER_FILES):
+            problems.append(
+                LintProblem("library-name", f"library_name is peft but {model_dir} has no adapter_config.json "
+                            "and adapter weights")
+            )
+    tag = metadata.get("pipeline_tag")
+    if tag and has_config:
+        problems += _check_pipeline_tag(str(tag), model_dir / "config.json")
+    return problems
+
+
+def _check_pipeline_tag(tag: str, config_path: Path) -> list[LintProblem]:
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return [LintProblem("pipeline-tag", f"{config_path} is not valid JSON, so pipeline_tag cannot be checked")]
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    if not architectures or not isinstance(architectures, list):
+        return [LintProblem("pipeline-tag", f"{config_path} names no architectures; pipeline_tag {tag!r} is unverified")]
+    arch = str(architectures[0])
+    expected = next((t for suffix, t in ARCHITECTURE_TAGS.items() if arch.endswith(suffix)), None)
+    if expected is None:
+        return [LintProblem("pipeline-tag", f"architecture {arch} (config.json) has no known pipeline; "
+                            f"pipeline_tag {tag!r} is unverified")]
+    if expected != tag:
+        return [LintProblem("pipeline-tag", f"pipeline_tag is {tag!r} but config.json's architecture {arch} "
+                            f"is a {expected} model")]
+    return []

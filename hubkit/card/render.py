@@ -1,0 +1,116 @@
+"""Render a model card from a run record with Jinja2.
+
+Two environments share one set of filters and one context:
+- the built-in template (`templates/model_card.md.j2`, shipped inside the package) loads with a FileSystemLoader;
+- a user's `--template` renders in a `SandboxedEnvironment`: a card template is input, not code, and must not reach
+  Python internals. It can still `{% import "macros.md.j2" %}` the built-in macros.
+Both use `StrictUndefined`, so a missing value stops the build with its name instead of leaving an empty cell.
+
+The context is plain data (the record as JSON-ready dicts plus derived numbers and findings), never live objects:
+rendering cannot mutate or save anything, and it is deterministic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from ..errors import HubkitError
+from ..record import RunRecord
+from . import findings
+from .formatting import FILTERS
+from .metadata import front_matter, is_hub_id
+from .plots import PLOT_FILENAME
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATE = "model_card.md.j2"
+
+
+def _env_options() -> dict[str, Any]:
+    return dict(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown, not HTML; table cells are escaped by the `cell` filter
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
+    """The built-in environment, or a sandboxed one that looks in `template_dir` first, then the built-ins."""
+    if template_dir is None:
+        env: jinja2.Environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), **_env_options())
+    else:
+        env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader([str(template_dir), str(TEMPLATES_DIR)]), **_env_options()
+        )
+    env.filters.update(FILTERS)
+    return env
+
+
+def card_context(record: RunRecord, repo_id: str | None = None, plot: str | None = PLOT_FILENAME) -> dict[str, Any]:
+    """Everything a template may use: the record as data, with derived values placed beside the raw ones."""
+    data = record.model_dump(mode="json")
+    data["parameters"]["percent"] = record.parameters.percent
+    data["training"]["effective_batch_size"] = record.training.effective_batch_size
+    data["rows_read"] = sum(d.rows_read for d in record.datasets)
+    data["rows_dropped"] = sum(d.rows_dropped for d in record.datasets)
+    data["rows_train"] = record.rows_train
+    data["rows_eval"] = record.rows_eval
+    for row, model in zip(data["datasets"], record.datasets):
+        row["is_hub_id"] = is_hub_id(model.name)
+    for row, model in zip(data["ablation"], record.ablation):
+        row["percent"] = model.percent
+    loss_rows, sampled = findings.loss_table(record.loss_curve)
+    return {
+        "record": data,
+        "repo_id": repo_id or record.card.model_name,
+        "front_matter": front_matter(record),
+        "findings": {
+            "ablation_intro": findings.ablation_intro(record.ablation) if record.ablation else None,
+            "ablation": findings.ablation_finding(record.ablation),
+            "loss": findings.loss_finding(record.loss_curve, record.train_loss),
+        },
+        "loss_rows": [p.model_dump(mode="json") for p in loss_rows],
+        "loss_sampled": sampled,
+        "plot": plot,
+    }
+
+
+def render_card(
+    record: RunRecord,
+    *,
+    repo_id: str | None = None,
+    template: str | Path | None = None,
+    plot: str | None = PLOT_FILENAME,
+) -> str:
+    """The card's Markdown (front matter included). Same record and arguments -> same string.
+
+    `repo_id` is what the usage snippet loads (default: `record.card.model_name`); `template` is a user template
+    file (sandboxed); `plot` is the loss plot's path relative to the card, or None when there is no plot.
+    Raises HubkitError (one line) for a missing/broken template or a value the template needs but does not get.
+    """
+    if template is None:
+        env, name = make_environment(), DEFAULT_TEMPLATE
+    else:
+        path = Path(template)
+        if not path.is_file():
+            raise HubkitError(f"no template file at {path}")
+        env, name = make_environment(path.parent), path.name
+    context = card_context(record, repo_id=repo_id, plot=plot)
+    try:
+        text = env.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise HubkitError(f"template {exc.filename or name} line {exc.lineno}: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise HubkitError(f"template {name}: undefined value: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise HubkitError(f"template {name}: cannot find template {exc.name!r}") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise HubkitError(f"template {name}: not allowed in a card template: {exc}") from None
+    except jinja2.TemplateError as exc:
+        raise HubkitError(f"template {name}: {exc}") from None
+    return text if text.endswith("\n") else text + "\n"

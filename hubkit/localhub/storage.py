@@ -1,0 +1,769 @@
+"""On-disk storage of the local Hub: blobs by sha256, commits as tree snapshots, refs, and discussions.
+
+Why this shape: a Hub repository is, to its clients, a set of refs pointing at commits whose trees map paths to
+file contents. Storing exactly that (and nothing git-specific) keeps the server small while every answer the client
+checks (commit oids, git blob oids, LFS sha256s, sizes) can be computed honestly.
+
+Layout under `root`:
+
+    blobs/<sha256[:2]>/<sha256>      file contents, written once (temp file + fsync + rename)
+    tmp/                             partial uploads; a crash leaves them here, never under blobs/
+    repos/<namespace>/<name>/
+        repo.json                    id, owner, private, createdAt
+        refs.json                    {"branches": {...}, "tags": {...}, "prs": {"1": oid}}  (replaced atomically)
+        commits/<oid>.json           immutable: parents, full tree, title, message, author, date
+        discussions/<num>.json       discussions and pull requests (replaced atomically)
+        .lock                        flock'd while a write runs: writes to one repo are serialized
+
+Readers never lock: refs.json and discussion files are replaced with os.replace, commits are never rewritten.
+This module imports nothing of hubkit's and nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+try:  # serializes writers across processes sharing one root (Linux/macOS); threads are covered by a Lock too
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+#: The `.gitattributes` the Hub puts in every new model repo: these patterns are stored as LFS.
+DEFAULT_GITATTRIBUTES = "".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
+    for pattern in (
+        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*",
+        "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb",
+        "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "saved_model/**/*", "*.tar.*",
+        "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
+    )
+)
+#: Files at least this large are stored as LFS whatever their name (the Hub's rule).
+LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]{5,40}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1024 * 1024
+
+
+class StorageError(Exception):
+    """A request the storage refuses; carries the HTTP status and the Hub's `X-Error-Code` (if any)."""
+
+    status = 400
+    code: str | None = None
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.headers = headers or {}
+
+
+class BadRequest(StorageError):
+    status = 400
+
+
+class Forbidden(StorageError):
+    status = 403
+
+
+class RepoNotFound(StorageError):
+    status = 404
+    code = "RepoNotFound"
+
+
+class RevisionNotFound(StorageError):
+    status = 404
+    code = "RevisionNotFound"
+
+
+class EntryNotFound(StorageError):
+    status = 404
+    code = "EntryNotFound"
+
+
+class Conflict(StorageError):
+    status = 409
+
+
+class PreconditionFailed(StorageError):
+    status = 412
+
+
+def now_iso() -> str:
+    """The Hub's timestamp format (`parse_datetime` in huggingface_hub accepts exactly this)."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+def git_blob_oid(data: bytes) -> str:
+    """git's blob id (sha1 of `blob <len>\\0<data>`): the oid the Hub reports for regular files."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The git-lfs pointer file the Hub stores in git in place of an LFS file's content."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def gitattributes_lfs_patterns(text: str) -> list[str]:
+    """Patterns marked `filter=lfs` in a `.gitattributes` (the subset of the syntax the Hub's default uses)."""
+    patterns = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and not parts[0].startswith("#") and "filter=lfs" in parts[1:]:
+            patterns.append(parts[0])
+    return patterns
+
+
+def matches_lfs_pattern(path: str, patterns: list[str]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        if "/" in pattern:
+            if fnmatch.fnmatchcase(path, pattern.replace("**/", "*")):
+                return True
+        elif fnmatch.fnmatchcase(name, pattern):
+            return True
+    return False
+
+
+def is_binary_sample(sample: bytes) -> bool:
+    return b"\x00" in sample[:512]
+
+
+def validate_repo_id(repo_id: str) -> tuple[str, str]:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts) or any(
+        ".." in p or "--" in p or p.endswith(".git") for p in parts
+    ):
+        raise BadRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'")
+    return parts[0], parts[1]
+
+
+def validate_path_in_repo(path: str) -> str:
+    if not path or path.startswith("/") or path.endswith("/") or "\\" in path or "\x00" in path:
+        raise BadRequest(f"Invalid path in repo: {path!r}")
+    if any(part in ("", ".", "..") for part in path.split("/")) or path.split("/")[0] == ".git":
+        raise BadRequest(f"Invalid path in repo: {path!r}")
+    return path
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a commit's tree."""
+
+    path: str
+    sha256: str
+    size: int
+    git_oid: str  # git blob id of the content (what a client compares for regular files)
+    lfs: bool
+
+    @property
+    def tree_oid(self) -> str:
+        """The oid the tree API reports: git blob id of the content, or of the LFS pointer for LFS files."""
+        return git_blob_oid(lfs_pointer(self.sha256, self.size)) if self.lfs else self.git_oid
+
+    def to_json(self) -> dict:
+        return {"sha256": self.sha256, "size": self.size, "gitOid": self.git_oid, "lfs": self.lfs}
+
+    @classmethod
+    def from_json(cls, path: str, data: dict) -> FileEntry:
+        return cls(path=path, sha256=data["sha256"], size=data["size"], git_oid=data["gitOid"], lfs=data["lfs"])
+
+
+@dataclass(frozen=True)
+class Commit:
+    oid: str
+    parents: tuple[str, ...]
+    tree: dict[str, FileEntry]
+    title: str
+    message: str
+    author: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A revision resolved to a commit, and the full ref it named (or the commit oid when it named a commit)."""
+
+    commit: Commit
+    ref: str  # "refs/heads/main", "refs/tags/v1", "refs/pr/1" or the commit oid
+
+
+# Operations a commit applies, in order.
+@dataclass(frozen=True)
+class AddFile:
+    path: str
+    sha256: str  # the blob must already be in the store (put_blob / an LFS upload)
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+class Storage:
+    """All state of a local Hub under one directory. Thread-safe; writes to one repo are serialized."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        (self.root / "blobs").mkdir(parents=True, exist_ok=True)
+        (self.root / "repos").mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in tmp.iterdir():  # partial uploads of a crashed server: never visible, removed once stale
+            with contextlib.suppress(OSError):
+                if time.time() - leftover.lstat().st_mtime > 3600:
+                    shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ---- blobs -------------------------------------------------------------------------------------------------
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / sha256[:2] / sha256
+
+    def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        if not _SHA256_RE.match(sha256):
+            return False
+        path = self.blob_path(sha256)
+        return path.is_file() and (size is None or path.stat().st_size == size)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes; returns their sha256."""
+        return self.put_blob_stream(_chunks(data), expected_size=len(data))
+
+    def put_blob_stream(
+        self, chunks: Iterator[bytes], *, expected_sha256: str | None = None, expected_size: int | None = None
+    ) -> str:
+        """Write a stream to a temp file, check it, then rename it into place.
+
+        A stream that ends early or raises leaves nothing under blobs/ (the temp file is removed); a content that
+        does not match `expected_sha256`/`expected_size` raises BadRequest.
+        """
+        fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp", prefix="upload-")
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            if expected_size is not None and size != expected_size:
+                raise BadRequest(f"Upload size mismatch: expected {expected_size} bytes, received {size}")
+            if expected_sha256 is not None and sha256 != expected_sha256:
+                raise BadRequest(f"Upload sha256 mismatch: expected {expected_sha256}, received {sha256}")
+            final = self.blob_path(sha256)
+            if final.is_file():
+                os.unlink(tmp_name)
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, final)
+            return sha256
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+
+    def open_blob(self, sha256: str) -> IO[bytes]:
+        return open(self.blob_path(sha256), "rb")
+
+    def read_blob(self, sha256: str) -> bytes:
+        return self.blob_path(sha256).read_bytes()
+
+    def _file_entry(self, path: str, sha256: str, *, lfs_patterns: list[str], force_lfs: bool) -> FileEntry:
+        blob = self.blob_path(sha256)
+        size = blob.stat().st_size
+        git = hashlib.sha1(b"blob %d\x00" % size)
+        with open(blob, "rb") as f:
+            sample = f.read(512)
+            git.update(sample)
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                git.update(chunk)
+        lfs = force_lfs or self.is_lfs(path, size, sample, lfs_patterns)
+        return FileEntry(path=path, sha256=sha256, size=size, git_oid=git.hexdigest(), lfs=lfs)
+
+    @staticmethod
+    def is_lfs(path: str, size: int, sample: bytes, lfs_patterns: list[str]) -> bool:
+        """The Hub's rule: LFS if `.gitattributes` says so, if the file is large, or if it is binary."""
+        if size == 0:
+            return False
+        return size >= LFS_SIZE_THRESHOLD or matches_lfs_pattern(path, lfs_patterns) or is_binary_sample(sample)
+
+    def lfs_patterns(self, commit: Commit | None) -> list[str]:
+        entry = commit.tree.get(".gitattributes") if commit else None
+        if entry is None:
+            return []
+        return gitattributes_lfs_patterns(self.read_blob(entry.sha256).decode("utf-8", "replace"))
+
+    # ---- repos -------------------------------------------------------------------------------------------------
+    def _repo_dir(self, repo_id: str) -> Path:
+        namespace, name = validate_repo_id(repo_id)
+        return self.root / "repos" / namespace / name
+
+    def repo_exists(self, repo_id: str) -> bool:
+        try:
+            return (self._repo_dir(repo_id) / "repo.json").is_file()
+        except BadRequest:
+            return False
+
+    def repo_meta(self, repo_id: str) -> dict:
+        """`{"id", "owner", "private", "createdAt"}`; RepoNotFound if absent."""
+        try:
+            path = self._repo_dir(repo_id) / "repo.json"
+        except BadRequest:
+            raise RepoNotFound(f"Repository {repo_id} not found") from None
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise RepoNotFound(f"Repository {repo_id} not found") from None
+
+    def create_repo(self, repo_id: str, *, owner: str, private: bool = False) -> Commit:
+        """Create a repo with the Hub's initial commit (a default `.gitattributes`); Conflict if it exists."""
+        repo_dir = self._repo_dir(repo_id)
+        repo_dir.parent.mkdir(parents=True, exist_ok=True)
+        with self.repo_lock(repo_id):
+            if (repo_dir / "repo.json").is_file():
+                raise Conflict(f"You already created this model repo: {repo_id}")
+            (repo_dir / "commits").mkdir(parents=True, exist_ok=True)
+            (repo_dir / "discussions").mkdir(exist_ok=True)
+            sha = self.put_blob(DEFAULT_GITATTRIBUTES.encode())
+            entry = self._file_entry(".gitattributes", sha, lfs_patterns=[], force_lfs=False)
+            commit = self._write_commit(repo_dir, (), {".gitattributes": entry}, "initial commit", "", owner)
+            _write_json_atomic(repo_dir / "refs.json", {"branches": {"main": commit.oid}, "tags": {}, "prs": {}})
+            # repo.json last: the repo becomes visible only once it is complete
+            _write_json_atomic(
+                repo_dir / "repo.json",
+                {"id": repo_id, "owner": owner, "private": bool(private), "createdAt": now_iso()},
+            )
+            return commit
+
+    def delete_repo(self, repo_id: str) -> None:
+        repo_dir = self._repo_dir(repo_id)
+        self.repo_meta(repo_id)
+        with self.repo_lock(repo_id):
+            trash = self.root / "tmp" / f"deleted-{secrets.token_hex(8)}"
+            os.replace(repo_dir, trash)  # atomic disappearance, then cleanup
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def set_private(self, repo_id: str, private: bool) -> None:
+        with self.repo_lock(repo_id):
+            meta = self.repo_meta(repo_id)
+            meta["private"] = bool(private)
+            _write_json_atomic(self._repo_dir(repo_id) / "repo.json", meta)
+
+    @contextlib.contextmanager
+    def repo_lock(self, repo_id: str) -> Iterator[None]:
+        """Serializes writers of one repo: a thread lock, plus flock for other processes sharing the root."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(repo_id, threading.Lock())
+        repo_dir = self._repo_dir(repo_id)
+        repo_dir.mkdir(parents=True, exist_ok=True)
+        with lock:
+            with open(repo_dir / ".lock", "a+b") as handle:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    if fcntl is not None:
+                        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # ---- refs and commits --------------------------------------------------------------------------------------
+    def refs(self, repo_id: str) -> dict:
+        self.repo_meta(repo_id)
+        return json.loads((self._repo_dir(repo_id) / "refs.json").read_text())
+
+    def _write_refs(self, repo_id: str, refs: dict) -> None:
+        _write_json_atomic(self._repo_dir(repo_id) / "refs.json", refs)
+
+    def get_commit(self, repo_id: str, oid: str) -> Commit:
+        path = self._repo_dir(repo_id) / "commits" / f"{oid}.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise RevisionNotFound(f"Invalid rev id: {oid}") from None
+        return Commit(
+            oid=oid,
+            parents=tuple(data["parents"]),
+            tree={p: FileEntry.from_json(p, e) for p, e in data["tree"].items()},
+            title=data["title"],
+            message=data["message"],
+            author=data["author"],
+            date=data["date"],
+        )
+
+    def resolve(self, repo_id: str, revision: str) -> Resolved:
+        """Branch, tag, `refs/heads/X`, `refs/tags/X`, `refs/pr/N`, or a (prefix of a) commit oid."""
+        refs = self.refs(repo_id)
+        rev = revision
+        for prefix, kind in (("refs/heads/", "branches"), ("refs/tags/", "tags")):
+            if rev.startswith(prefix) and rev[len(prefix):] in refs[kind]:
+                name = rev[len(prefix):]
+                return Resolved(self.get_commit(repo_id, refs[kind][name]), f"{prefix}{name}")
+        match = re.fullmatch(r"refs/pr/(\d+)", rev)
+        if match and match.group(1) in refs["prs"]:
+            return Resolved(self.get_commit(repo_id, refs["prs"][match.group(1)]), rev)
+        if rev in refs["branches"]:
+            return Resolved(self.get_commit(repo_id, refs["branches"][rev]), f"refs/heads/{rev}")
+        if rev in refs["tags"]:
+            return Resolved(self.get_commit(repo_id, refs["tags"][rev]), f"refs/tags/{rev}")
+        if _HEX_RE.match(rev):
+            commits_dir = self._repo_dir(repo_id) / "commits"
+            candidates = [p.stem for p in commits_dir.glob(f"{rev.lower()}*.json")]
+            if len(candidates) == 1:
+                return Resolved(self.get_commit(repo_id, candidates[0]), candidates[0])
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def history(self, repo_id: str, oid: str) -> Iterator[Commit]:
+        """First-parent history, newest first."""
+        current: str | None = oid
+        while current:
+            commit = self.get_commit(repo_id, current)
+            yield commit
+            current = commit.parents[0] if commit.parents else None
+
+    def _write_commit(
+        self, repo_dir: Path, parents: tuple[str, ...], tree: dict[str, FileEntry], title: str, message: str,
+        author: str,
+    ) -> Commit:
+        date = now_iso()
+        body = {
+            "parents": list(parents),
+            "tree": {p: tree[p].to_json() for p in sorted(tree)},
+            "title": title,
+            "message": message,
+            "author": author,
+            "date": date,
+        }
+        nonce = secrets.token_hex(8)  # two identical commits made in the same millisecond still differ
+        oid = hashlib.sha1(json.dumps({**body, "nonce": nonce}, sort_keys=True).encode()).hexdigest()
+        _write_json_atomic(repo_dir / "commits" / f"{oid}.json", body)
+        return Commit(oid, parents, dict(tree), title, message, author, date)
+
+    def _writable_ref(self, repo_id: str, revision: str) -> tuple[str, str]:
+        """(kind, name) of the ref a commit to `revision` moves: a branch or an open pull request."""
+        refs = self.refs(repo_id)
+        rev = revision[len("refs/heads/"):] if revision.startswith("refs/heads/") else revision
+        if rev in refs["branches"]:
+            return "branches", rev
+        match = re.fullmatch(r"refs/pr/(\d+)", rev)
+        if match and match.group(1) in refs["prs"]:
+            discussion = self.get_discussion(repo_id, int(match.group(1)))
+            if discussion["status"] not in ("open", "draft"):
+                raise BadRequest(f"Pull request #{match.group(1)} is {discussion['status']}: cannot commit to it")
+            return "prs", match.group(1)
+        if rev in refs["tags"]:
+            raise BadRequest(f"Cannot commit to tag {rev!r}: commit to a branch")
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def commit(
+        self,
+        repo_id: str,
+        revision: str,
+        operations: list[AddFile | DeleteFile | DeleteFolder],
+        *,
+        title: str,
+        message: str = "",
+        author: str,
+        parent_commit: str | None = None,
+        create_pr: bool = False,
+        lfs_paths: frozenset[str] = frozenset(),
+    ) -> tuple[Commit, int | None]:
+        """Apply `operations` on top of `revision` as one commit. Returns (commit, pull request number or None).
+
+        With `create_pr`, the commit goes to a new `refs/pr/N` based on `revision` and a pull request is opened;
+        otherwise the branch (or open PR ref) moves. `parent_commit` (a full or prefix oid) must be the current head
+        of `revision`, else PreconditionFailed. `lfs_paths` were committed as LFS pointers and are stored as LFS.
+        All blobs must be in the store before the call. Nothing is visible until the ref file is replaced.
+        """
+        with self.repo_lock(repo_id):
+            kind, name = self._writable_ref(repo_id, revision)
+            refs = self.refs(repo_id)
+            head = self.get_commit(repo_id, refs[kind][name])
+            if parent_commit is not None and not head.oid.startswith(parent_commit.lower()):
+                raise PreconditionFailed(
+                    f"A commit has happened since: {revision} is at {head.oid}, not {parent_commit}. Please refresh"
+                    " and try again."
+                )
+            tree = dict(head.tree)
+            added: dict[str, str] = {}
+            for op in operations:
+                if isinstance(op, AddFile):
+                    validate_path_in_repo(op.path)
+                    if not self.has_blob(op.sha256):
+                        raise BadRequest(f"File {op.path}: object {op.sha256} was not uploaded")
+                    added[op.path] = op.sha256
+                    tree[op.path] = None  # type: ignore[assignment]  # placeholder, filled below
+                elif isinstance(op, DeleteFile):
+                    if op.path not in tree:
+                        raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+                    del tree[op.path]
+                    added.pop(op.path, None)
+                elif isinstance(op, DeleteFolder):
+                    prefix = op.path.rstrip("/") + "/"
+                    doomed = [p for p in tree if p.startswith(prefix)]
+                    if not doomed:
+                        raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
+                    for p in doomed:
+                        del tree[p]
+                        added.pop(p, None)
+            # LFS is decided against the .gitattributes of the resulting tree, as the Hub does.
+            gitattributes = added.get(".gitattributes")
+            if gitattributes is not None:
+                patterns = gitattributes_lfs_patterns(self.read_blob(gitattributes).decode("utf-8", "replace"))
+            else:
+                patterns = self.lfs_patterns(head)
+            for path, sha in added.items():
+                tree[path] = self._file_entry(path, sha, lfs_patterns=patterns, force_lfs=path in lfs_paths)
+            repo_dir = self._repo_dir(repo_id)
+            new = self._write_commit(repo_dir, (head.oid,), tree, title, message, author)
+            pr_num = None
+            if create_pr:
+                pr_num = self._open_discussion(
+                    repo_id, title=title, description=message, author=author, pull_request=True,
+                    base=f"refs/heads/{name}" if kind == "branches" else f"refs/pr/{name}", status="open",
+                    head=new.oid, from_commit=head.oid,
+                )
+            else:
+                refs = self.refs(repo_id)
+                refs[kind][name] = new.oid
+                self._write_refs(repo_id, refs)
+                if kind == "prs":
+                    self._append_event(repo_id, int(name), "commit", author, {"subject": title, "oid": new.oid})
+            return new, pr_num
+
+    def create_branch(self, repo_id: str, branch: str, starting_point: str | None) -> None:
+        if not branch or branch.startswith("refs/") or ".." in branch or branch.endswith("/") or " " in branch:
+            raise BadRequest(f"Invalid reference for a branch: {branch}")
+        with self.repo_lock(repo_id):
+            refs = self.refs(repo_id)
+            if branch in refs["branches"]:
+                raise Conflict(f"Reference already exists: refs/heads/{branch}")
+            target = self.resolve(repo_id, starting_point or "main").commit.oid
+            refs["branches"][branch] = target
+            self._write_refs(repo_id, refs)
+
+    def delete_branch(self, repo_id: str, branch: str) -> None:
+        with self.repo_lock(repo_id):
+            refs = self.refs(repo_id)
+            if branch == "main":
+                raise Forbidden("Cannot delete the main branch")
+            if branch not in refs["branches"]:
+                raise RevisionNotFound(f"Invalid rev id: {branch}")
+            del refs["branches"][branch]
+            self._write_refs(repo_id, refs)
+
+    def create_tag(self, repo_id: str, tag: str, revision: str) -> str:
+        if not tag or tag.startswith("refs/") or ".." in tag or " " in tag:
+            raise BadRequest(f"Invalid tag name: {tag}")
+        with self.repo_lock(repo_id):
+            refs = self.refs(repo_id)
+            if tag in refs["tags"]:
+                raise Conflict(f"Tag already exists: {tag}")
+            target = self.resolve(repo_id, revision).commit.oid
+            refs["tags"][tag] = target
+            self._write_refs(repo_id, refs)
+            return target
+
+    def delete_tag(self, repo_id: str, tag: str) -> None:
+        with self.repo_lock(repo_id):
+            refs = self.refs(repo_id)
+            if tag not in refs["tags"]:
+                raise RevisionNotFound(f"Invalid rev id: {tag}")
+            del refs["tags"][tag]
+            self._write_refs(repo_id, refs)
+
+    # ---- discussions and pull requests -------------------------------------------------------------------------
+    def _discussion_path(self, repo_id: str, num: int) -> Path:
+        return self._repo_dir(repo_id) / "discussions" / f"{num}.json"
+
+    def get_discussion(self, repo_id: str, num: int) -> dict:
+        self.repo_meta(repo_id)
+        try:
+            return json.loads(self._discussion_path(repo_id, num).read_text())
+        except FileNotFoundError:
+            raise EntryNotFound(f"Discussion #{num} not found") from None
+
+    def list_discussions(self, repo_id: str) -> list[dict]:
+        self.repo_meta(repo_id)
+        folder = self._repo_dir(repo_id) / "discussions"
+        items = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+        return sorted(items, key=lambda d: d["num"], reverse=True)
+
+    def _open_discussion(
+        self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool, base: str | None,
+        status: str, head: str | None = None, from_commit: str | None = None,
+    ) -> int:
+        """Must run under the repo lock."""
+        folder = self._repo_dir(repo_id) / "discussions"
+        num = 1 + max((int(p.stem) for p in folder.glob("*.json")), default=0)
+        refs = self.refs(repo_id)
+        if pull_request:
+            base_head = self.resolve(repo_id, base or "refs/heads/main").commit.oid
+            refs["prs"][str(num)] = head or base_head
+            from_commit = from_commit or base_head
+        created = now_iso()
+        events = [_event("comment", author, {"edited": False, "hidden": False, "latest": {"raw": description}})]
+        if pull_request and head is not None:
+            events.append(_event("commit", author, {"subject": title, "oid": head}))
+        discussion = {
+            "num": num,
+            "title": title,
+            "author": author,
+            "createdAt": created,
+            "status": status,
+            "isPullRequest": pull_request,
+            "base": base,
+            "fromCommit": from_commit,
+            "mergeCommitId": None,
+            "events": events,
+        }
+        # the discussion file first, then the ref: a PR ref never points at a missing discussion
+        _write_json_atomic(self._discussion_path(repo_id, num), discussion)
+        if pull_request:
+            self._write_refs(repo_id, refs)
+        return num
+
+    def create_discussion(
+        self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool
+    ) -> int:
+        with self.repo_lock(repo_id):
+            return self._open_discussion(
+                repo_id, title=title, description=description, author=author, pull_request=pull_request,
+                base="refs/heads/main" if pull_request else None, status="draft" if pull_request else "open",
+            )
+
+    def _append_event(self, repo_id: str, num: int, kind: str, author: str, data: dict, **changes) -> dict:
+        """Must run under the repo lock."""
+        discussion = self.get_discussion(repo_id, num)
+        event = _event(kind, author, data)
+        discussion["events"].append(event)
+        discussion.update(changes)
+        _write_json_atomic(self._discussion_path(repo_id, num), discussion)
+        return event
+
+    def comment(self, repo_id: str, num: int, author: str, text: str) -> dict:
+        with self.repo_lock(repo_id):
+            return self._append_event(
+                repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}}
+            )
+
+    def rename_discussion(self, repo_id: str, num: int, author: str, title: str) -> dict:
+        with self.repo_lock(repo_id):
+            old = self.get_discussion(repo_id, num)["title"]
+            return self._append_event(repo_id, num, "title-change", author, {"from": old, "to": title}, title=title)
+
+    def set_discussion_status(self, repo_id: str, num: int, author: str, status: str, comment: str | None) -> dict:
+        if status not in ("open", "closed"):
+            raise BadRequest("status must be 'open' or 'closed'")
+        with self.repo_lock(repo_id):
+            discussion = self.get_discussion(repo_id, num)
+            if discussion["status"] == "merged":
+                raise BadRequest(f"Pull request #{num} is already merged")
+            if comment:
+                self._append_event(
+                    repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
+                )
+            return self._append_event(repo_id, num, "status-change", author, {"status": status}, status=status)
+
+    def merge_pull_request(self, repo_id: str, num: int, author: str, comment: str | None) -> str:
+        """Merge PR `num` into its base branch; returns the commit the base branch now points at.
+
+        If the base has not moved since the PR was opened, the branch fast-forwards to the PR's head (so the commit
+        that was tested is exactly the one merged). Otherwise the PR's changes are applied on top of the base as a
+        merge commit, and a path changed on both sides is a Conflict.
+        """
+        with self.repo_lock(repo_id):
+            discussion = self.get_discussion(repo_id, num)
+            if not discussion["isPullRequest"]:
+                raise BadRequest(f"#{num} is a discussion, not a pull request")
+            if discussion["status"] not in ("open", "draft"):
+                raise BadRequest(f"Pull request #{num} is {discussion['status']}")
+            refs = self.refs(repo_id)
+            base = discussion["base"]
+            if not base.startswith("refs/heads/") or base[len("refs/heads/"):] not in refs["branches"]:
+                raise BadRequest(f"Base {base} of pull request #{num} is not a branch")
+            branch = base[len("refs/heads/"):]
+            base_head = self.get_commit(repo_id, refs["branches"][branch])
+            pr_head = self.get_commit(repo_id, refs["prs"][str(num)])
+            if base_head.oid == discussion["fromCommit"]:
+                merged = pr_head.oid
+            else:
+                origin = self.get_commit(repo_id, discussion["fromCommit"])
+                ours = _changed_paths(origin.tree, base_head.tree)
+                theirs = _changed_paths(origin.tree, pr_head.tree)
+                conflicts = sorted(
+                    p for p in ours & theirs if base_head.tree.get(p) != pr_head.tree.get(p)
+                )
+                if conflicts:
+                    raise Conflict(f"Merge conflict in: {', '.join(conflicts)}")
+                tree = dict(base_head.tree)
+                for path in theirs:
+                    if path in pr_head.tree:
+                        tree[path] = pr_head.tree[path]
+                    else:
+                        tree.pop(path, None)
+                commit = self._write_commit(
+                    self._repo_dir(repo_id), (base_head.oid, pr_head.oid), tree, discussion["title"],
+                    f"Merge pull request #{num}", author,
+                )
+                merged = commit.oid
+            refs["branches"][branch] = merged
+            self._write_refs(repo_id, refs)
+            if comment:
+                self._append_event(
+                    repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
+                )
+            self._append_event(
+                repo_id, num, "status-change", author, {"status": "merged"}, status="merged", mergeCommitId=merged
+            )
+            return merged
+
+
+def _changed_paths(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> set[str]:
+    return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+
+
+def _event(kind: str, author: str, data: dict) -> dict:
+    return {"id": secrets.token_hex(12), "type": kind, "createdAt": now_iso(), "author": author, "data": data}
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    for start in range(0, len(data), _CHUNK):
+        yield data[start:start + _CHUNK]
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    """Write then rename: a reader sees the old file or the new one, never half of one."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise

@@ -1,0 +1,142 @@
+"""The offline card lint: a clean card passes, and each planted defect is caught with its own code."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from hubkit.card.lint import LintProblem, lint_card
+from hubkit.card.render import render_card
+from hubkit.errors import HubkitError
+from hubkit.record import RunRecord
+
+from .conftest import FIXTURES
+
+REFERENCE = FIXTURES / "reference_record.json"
+
+
+def write_model_files(folder: Path, architecture: str = "DistilBertForQuestionAnswering") -> None:
+    """What a merged transformers model folder holds, minus the size: config.json + a real safetensors file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"architectures": [architecture], "model_type": "distilbert"}))
+    save_file({"qa_outputs.weight": np.zeros((2, 4), dtype=np.float32)}, str(folder / "model.safetensors"))
+
+
+@pytest.fixture
+def card_dir(tmp_path) -> Path:
+    """A clean card beside model files, as build-card leaves it."""
+    folder = tmp_path / "model"
+    write_model_files(folder)
+    (folder / "README.md").write_text(render_card(RunRecord.load(REFERENCE)), encoding="utf-8")
+    return folder
+
+
+def plant(card_dir: Path, old: str, new: str) -> list[LintProblem]:
+    card = card_dir / "README.md"
+    text = card.read_text(encoding="utf-8")
+    assert old in text, f"fixture card has no {old!r} to replace"
+    card.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return lint_card(card)
+
+
+def codes(problems: list[LintProblem]) -> set[str]:
+    return {p.code for p in problems}
+
+
+def test_clean_card_has_no_problems(card_dir):
+    assert lint_card(card_dir / "README.md") == []
+    assert lint_card(card_dir) == []  # a folder means its README.md
+
+
+def test_missing_card_is_bad_input(tmp_path):
+    with pytest.raises(HubkitError, match="no model card"):
+        lint_card(tmp_path / "nope.md")
+
+
+@pytest.mark.parametrize(
+    "old, new, code",
+    [
+        ("license: apache-2.0", "license: [apache-2.0", "front-matter"),  # YAML syntax error
+        ("---\nbase_model:", "base_model:", "front-matter"),  # no front matter block at all
+        ("  results:\n", "  resultz:\n", "front-matter"),  # model-index huggingface_hub cannot parse
+        ("library_name: transformers\n", "", "metadata-missing"),
+        ("base_model_relation: finetune", "base_model_relation: finetuned", "metadata-invalid"),
+        ("value: 99.5\n      name: Exact Match", "value: 98.0\n      name: Exact Match", "model-index"),
+        ("| F1 | 99.50% |", "| F1 | 97.25% |", "model-index"),
+        ("| Exact Match (EM) | 99.50% |\n", "", "model-index"),  # body no longer shows the metric
+        ("## Limitations\n", "## Limitations\n\nMore Information Needed\n", "placeholder"),
+        ("## Limitations\n", "## Limitations\n\n- TODO: write limitations\n", "placeholder"),
+        ("## Limitations\n", "## Limitations\n\n- {{ record.card.limitations }}\n", "placeholder"),
+        ("| Eval loss | 0.0218 |", "| Eval loss | None |", "placeholder"),
+        ("| Eval loss | 0.0218 |", "| Eval loss | nan |", "placeholder"),
+        ("| F1 | 99.50% |", "| F1 | NaN% |", "placeholder"),
+        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: /home/me/models/distilbert",
+         "base-model"),
+        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: ./checkpoints/final",
+         "base-model"),
+        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: C:\\models\\distilbert",
+         "base-model"),
+        ("language:\n- en", "language: no", "yaml-trap"),
+        ("language:\n- en", "language:\n- en\n- no", "yaml-trap"),
+    ],
+)
+def test_planted_defect_is_caught(card_dir, old, new, code):
+    problems = plant(card_dir, old, new)
+    assert code in codes(problems), problems
+    for problem in problems:
+        assert problem.message and "\n" not in problem.message
+
+
+def test_quoted_norwegian_is_fine(card_dir):
+    assert plant(card_dir, "language:\n- en", "language:\n- en\n- 'no'") == []
+
+
+def test_none_in_a_sentence_is_not_a_placeholder(card_dir):
+    assert plant(card_dir, "## Limitations\n", "## Limitations\n\nNone of the examples are private.\n") == []
+
+
+def test_token_is_caught_without_being_echoed(card_dir):
+    token = "hf_" + "".join(string.ascii_letters[(7 * i) % 52] for i in range(34))
+    problems = plant(card_dir, "## Limitations\n", f"## Limitations\n\nlogin with {token}\n")
+    assert codes(problems) == {"token"}
+    assert all(token not in p.message and token[3:] not in p.message for p in problems)
+
+
+def test_adapter_config_means_not_a_plain_transformers_model(card_dir):
+    (card_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    problems = lint_card(card_dir / "README.md")
+    assert codes(problems) == {"library-name"} and "adapter_config.json" in problems[0].message
+
+
+def test_no_weights_beside_the_card(card_dir):
+    (card_dir / "model.safetensors").unlink()
+    problems = lint_card(card_dir / "README.md")
+    assert codes(problems) == {"library-name"} and "no model weights" in problems[0].message
+
+
+def test_no_config_beside_the_card(card_dir):
+    (card_dir / "config.json").unlink()
+    problems = lint_card(card_dir / "README.md")
+    assert codes(problems) == {"library-name"} and "no config.json" in problems[0].message
+
+
+def test_pipeline_tag_must_match_the_architecture(card_dir):
+    write_model_files(card_dir, architecture="DistilBertForSequenceClassification")
+    problems = lint_card(card_dir / "README.md")
+    assert codes(problems) == {"pipeline-tag"}
+    assert "DistilBertForSequenceClassification" in problems[0].message
+
+
+def test_model_dir_can_be_elsewhere(card_dir, tmp_path):
+    """The card may be written apart from the model; the model folder is then named explicitly."""
+    elsewhere = tmp_path / "preview"
+    elsewhere.mkdir()
+    card = elsewhere / "README.md"
+    card.write_text((card_dir / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    assert "library-name" in codes(lint_card(card))
+    assert lint_card(card, model_dir=card_dir) == []
