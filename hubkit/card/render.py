@@ -22,6 +22,7 @@ from ..errors import HubkitError
 from ..record import RunRecord
 from . import findings
 from .formatting import FILTERS
+from .usage import render_usage_snippet
 from .metadata import front_matter, is_hub_id
 from .plots import PLOT_FILENAME
 
@@ -77,6 +78,7 @@ def card_context(record: RunRecord, repo_id: str | None = None, plot: str | None
         "loss_rows": [p.model_dump(mode="json") for p in loss_rows],
         "loss_sampled": sampled,
         "plot": plot,
+        "usage_snippet": render_usage_snippet(repo_id or record.card.model_name, "main"),
     }
 
 
