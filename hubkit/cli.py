@@ -23,6 +23,7 @@ COMMANDS = {
     "smoke-test": "hubkit.commands.publish:smoke_test",
     "hub": "hubkit.commands.hub:hub",
     "release": "hubkit.commands.release:release",
+    "demo": "hubkit.commands.release:demo",
 }
 
 

@@ -1,0 +1,85 @@
+"""`hubkit release` (train -> card -> push, resumable) and `hubkit demo` (the same, against a local Hub it starts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+DEMO_CONFIG = "pipeline/demo.yaml"
+DEMO_REPO = "demo/minilm-lora-finance-qa"
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="experiment config, e.g. pipeline/finance_qa.yaml")
+@click.option("--repo", "repo_id", required=True, help="Hub repo id, user/name")
+@click.option("--tag", default=None, help="tag the published Hub commit, e.g. v1.0.0")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="run folder (default runs/<config name>); a finished run of the same config is reused")
+@click.option("--private", is_flag=True, help="create the repo private")
+@click.option("--no-pr", is_flag=True, help="commit straight to main (still smoke-tested) instead of via a PR")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON on stdout")
+def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) -> None:
+    """Train, build the card, push as one smoke-tested commit, tag: the whole release in one command."""
+    import contextlib
+
+    from ..publish.smoke import SmokeTestFailed, format_table
+    from ..release import release as do_release
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # libraries that print keep stdout for the result
+            result = do_release(config_path, repo_id, out_dir=out_dir, tag=tag, private=private,
+                                create_pr=not no_pr, progress=not quiet, say=_say)
+    except SmokeTestFailed as exc:
+        click.echo(format_table(exc.report))
+        raise
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    pushed = result.push
+    if pushed is not None and pushed.smoke is not None:
+        click.echo(format_table(pushed.smoke))
+    click.echo(f"card: {result.card}")
+    if pushed is not None:
+        click.echo(f"model: {pushed.url}" + (f" (tag {pushed.tag})" if pushed.tag else ""))
+
+
+@click.command()
+@click.option("--out", "out_dir", default="runs/demo", show_default=True, type=click.Path(file_okay=False),
+              help="where the run and the local Hub's storage go")
+@click.option("--config", "config_path", default=DEMO_CONFIG, show_default=True, type=click.Path(dir_okay=False),
+              help="experiment to release")
+@click.option("--repo", "repo_id", default=DEMO_REPO, show_default=True, help="repo id on the local Hub")
+@click.option("--tag", default="v0.1.0", show_default=True, help="tag for the local Hub commit")
+def demo(out_dir, config_path, repo_id, tag) -> None:
+    """Release the demo experiment to a local Hub this command starts: no account, no network, a few minutes."""
+    from ..localhub import LocalHub
+
+    out = Path(out_dir)
+    user = repo_id.split("/")[0]
+    token = "hf_demo_" + secrets.token_hex(16)  # lives only in this process and the child's environment
+    with LocalHub.start(out / "hub", tokens={token: user}) as hub:
+        _say(f"local Hub at {hub.url} (storage {out / 'hub'})")
+        env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN=token, HF_HUB_DISABLE_TELEMETRY="1")
+        env.pop("HF_HUB_OFFLINE", None)
+        env.pop("HF_OIDC_RESOURCE", None)
+        # A child process: huggingface_hub reads HF_ENDPOINT when it is imported.
+        cmd = [sys.executable, "-m", "hubkit.cli", "release", "--config", config_path, "--repo", repo_id,
+               "--out", str(out / "run"), "--tag", tag]
+        # The child prints the smoke-test table, the card's path and the model's URL on the local Hub.
+        child = subprocess.run(cmd, env=env)
+        if child.returncode != 0:
+            raise SystemExit(child.returncode)
+        click.echo(f"browse it: hubkit hub serve --root {out / 'hub'}   then HF_ENDPOINT=<its url> "
+                   f"python -c \"from transformers import pipeline; pipeline('question-answering', model='{repo_id}')\"")

@@ -1,0 +1,117 @@
+"""`hubkit release`: train -> build the card -> push (smoke-tested, merged, tagged), resumable.
+
+Each stage says what it did. Re-running after a failure resumes: the training stage is skipped when the run folder
+already holds a record whose `config_hash` equals the config's (so a failed push never costs a retrain); the card is
+re-rendered (deterministic, cheap); the push is idempotent (identical content makes no commit and uploads nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import HubkitError
+from .record import RECORD_FILENAME, RunRecord
+
+Say = Callable[[str], None]
+STAGES = ("train", "card", "push")
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    status: str  # "ran" | "skipped"
+    detail: str
+
+
+@dataclass
+class ReleaseResult:
+    run_dir: Path
+    repo_id: str
+    stages: list[StageOutcome] = field(default_factory=list)
+    card: Optional[Path] = None
+    push: object = None  # hubkit.publish.push.PushResult
+
+    def to_dict(self) -> dict:
+        return {
+            "run_dir": str(self.run_dir),
+            "repo_id": self.repo_id,
+            "card": str(self.card) if self.card else None,
+            "stages": [vars(s) for s in self.stages],
+            "push": self.push.to_dict() if self.push is not None else None,
+        }
+
+
+def trained_run_is_current(run_dir: Path, config_hash: str) -> Optional[RunRecord]:
+    """The run's record when run_dir holds a finished run of exactly this config, else None."""
+    if not (run_dir / RECORD_FILENAME).is_file() or not (run_dir / "model" / "config.json").is_file():
+        return None
+    try:
+        record = RunRecord.load(run_dir)
+    except HubkitError:
+        return None  # a broken record means the run did not finish: train again
+    return record if record.config_hash == config_hash else None
+
+
+def release(
+    config_path: str | Path,
+    repo_id: str,
+    *,
+    out_dir: str | Path | None = None,
+    tag: str | None = None,
+    private: bool = False,
+    create_pr: bool = True,
+    progress: bool = True,
+    say: Say = lambda message: None,
+) -> ReleaseResult:
+    """Run the whole chain for one experiment config and one Hub repo."""
+    from .card import build_card
+    from .publish.push import push
+    from .train.config import load_config
+
+    config = load_config(config_path)
+    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / config.name
+    result = ReleaseResult(run_dir=run_dir, repo_id=repo_id)
+    wanted = config.config_hash()
+
+    # 1. train (skipped when this exact config already produced the run)
+    say(f"== [1/3] train: {config_path} -> {run_dir}")
+    record = trained_run_is_current(run_dir, wanted)
+    if record is not None:
+        detail = f"up to date (config {wanted[:12]}, run {record.created_at}); not retraining"
+        result.stages.append(StageOutcome("train", "skipped", detail))
+    else:
+        from .train.run import run_experiment
+
+        record = run_experiment(config_path, run_dir, overwrite=True, progress=progress, say=say)
+        if record is None:  # non-main process of a multi-process launch: publishing is the main process's job
+            return result
+        detail = f"EM {record.eval.exact_match:.2f} F1 {record.eval.f1:.2f} on {record.eval.num_examples} examples"
+        result.stages.append(StageOutcome("train", "ran", detail))
+    say(f"   {result.stages[-1].status}: {result.stages[-1].detail}")
+
+    # 2. the card, rendered from the record and linted
+    say(f"== [2/3] card: {run_dir / 'model' / 'README.md'}")
+    card_path = run_dir / "model" / "README.md"
+    before = card_path.read_bytes() if card_path.is_file() else None
+    built = build_card(run_dir, repo_id=repo_id)
+    if not built.ok:
+        first = built.problems[0]
+        raise HubkitError(f"card lint failed ({len(built.problems)} problem(s)); first: {first.code}: {first.message}")
+    result.card = built.card
+    status = "skipped" if before == built.card.read_bytes() else "ran"
+    detail = "unchanged, lint passed" if status == "skipped" else "rendered, lint passed"
+    result.stages.append(StageOutcome("card", status, detail))
+    say(f"   {status}: {detail}")
+
+    # 3. push: one commit (a PR by default), smoke-tested, merged, tagged
+    say(f"== [3/3] push: {repo_id}" + (f" (tag {tag})" if tag else ""))
+    pushed = push(run_dir, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
+    result.push = pushed
+    if pushed.committed:
+        result.stages.append(StageOutcome("push", "ran", f"commit {pushed.commit_sha} on {pushed.url}"))
+    else:
+        result.stages.append(StageOutcome("push", "skipped", f"the Hub already has this content ({pushed.url})"))
+    say(f"   {result.stages[-1].status}: {result.stages[-1].detail}")
+    return result
