@@ -34,8 +34,15 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) 
     """Train, build the card, push as one smoke-tested commit, tag: the whole release in one command."""
     import contextlib
 
+    import datasets
+    from transformers.utils import logging as hf_logging
+
     from ..publish.smoke import SmokeTestFailed, format_table
     from ..release import release as do_release
+
+    # The training and eval bars stay; the many short loading bars go.
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
 
     try:
         with contextlib.redirect_stdout(sys.stderr):  # libraries that print keep stdout for the result
