@@ -44,6 +44,21 @@ def test_writes_a_valid_record(tiny_run):
     assert record.config_hash == __import__("hubkit.train.config", fromlist=["x"]).load_config(TINY).config_hash()
 
 
+def test_run_folder_has_the_loss_plot_that_build_card_reuses(tiny_run, tmp_path):
+    import shutil
+
+    from hubkit.card import build_card
+    from hubkit.card.plots import plot_key, read_plot_key
+
+    out, _ = tiny_run
+    record = RunRecord.load(out)
+    assert read_plot_key(out / "loss.png") == plot_key(record.loss_curve, record.train_loss)
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    built = build_card(copy)
+    assert built.plot.read_bytes() == (out / "loss.png").read_bytes()
+
+
 def test_merged_model_matches_the_adapter_and_loads_without_peft(tiny_run):
     out, _ = tiny_run
     record = RunRecord.load(out)

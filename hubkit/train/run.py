@@ -169,6 +169,11 @@ def run_experiment(
         "versions": _versions(),
     })
     record.save(out / RECORD_FILENAME)
+    # The loss plot, drawn from the record as DESIGN.md lays out the run folder; build-card reuses it when its
+    # numbers match, so the often-run card build need not import matplotlib.
+    from ..card.plots import PLOT_FILENAME, write_loss_plot
+
+    write_loss_plot(record.loss_curve, out / PLOT_FILENAME, record.train_loss)
     return record
 
 
@@ -249,7 +254,7 @@ def tokenize_for_training(examples, tokenizer, config: ExperimentConfig):
 
 
 def _prepare_out_dir(out: Path, overwrite: bool) -> Path:
-    ours = [out / MODEL_DIR, out / ADAPTER_DIR, out / RECORD_FILENAME]
+    ours = [out / MODEL_DIR, out / ADAPTER_DIR, out / RECORD_FILENAME, out / "loss.png"]
     if out.exists() and not out.is_dir():
         raise HubkitError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
