@@ -8,3 +8,15 @@ class HubkitError(Exception):
     """
 
     exit_code = 2
+
+
+def describe_validation_error(exc, what: str = "(record)") -> str:
+    """One line naming the field of a pydantic ValidationError's first error, e.g. `missing field eval.f1`."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or what
+    if err["type"] == "missing":
+        return f"missing field {loc}"
+    if err["type"] == "extra_forbidden":
+        return f"unknown field {loc}"
+    msg = " ".join(err["msg"].split()).removeprefix("Value error, ")
+    return f"field {loc}: {msg}"

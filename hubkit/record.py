@@ -15,7 +15,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import HubkitError
+from .errors import HubkitError, describe_validation_error
 
 SCHEMA_VERSION = 1
 RECORD_FILENAME = "record.json"
@@ -250,7 +250,7 @@ class RunRecord(_Strict):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise HubkitError(f"{source}: {_first_error(exc)}") from None
+            raise HubkitError(f"{source}: {describe_validation_error(exc)}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> "RunRecord":
@@ -268,15 +268,3 @@ class RunRecord(_Strict):
             raise HubkitError(f"{path}: not UTF-8 text") from None
         return cls.from_dict(data, source=str(path))
 
-
-def _first_error(exc: ValidationError) -> str:
-    """One line naming the field, e.g. `field eval.f1: Input should be a valid number`."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(record)"
-    kind = err["type"]
-    if kind == "missing":
-        return f"missing field {loc}"
-    if kind == "extra_forbidden":
-        return f"unknown field {loc}"
-    msg = err["msg"].replace("\n", " ")
-    return f"field {loc}: {msg}"

@@ -17,7 +17,8 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from ..errors import HubkitError
+from ..errors import HubkitError, describe_validation_error
+from ..record import CardText
 from .data import DatasetSpec
 
 # `base_model.path` may name a base that is not a plain folder:
@@ -127,17 +128,6 @@ class SmokeExampleSection(_Section):
     context: str = Field(min_length=1)
 
 
-class CardSection(_Section):
-    model_name: str = Field(min_length=1)
-    summary: str
-    description: str
-    limitations: list[str] = Field(default_factory=list)
-    context: Optional[str] = None
-    license: str
-    language: list[str] = Field(min_length=1)
-    tags: list[str] = Field(default_factory=list)
-
-
 class ExperimentConfig(_Section):
     name: str = Field(min_length=1)
     base_model: BaseModelSection
@@ -148,7 +138,7 @@ class ExperimentConfig(_Section):
     eval: EvalSection = EvalSection()
     ablation: Optional[AblationSection] = None
     smoke_examples: list[SmokeExampleSection] = Field(min_length=1)
-    card: CardSection
+    card: CardText  # the card's free text, exactly as the run record carries it
 
     _folder: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -186,17 +176,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise HubkitError(f"{path}: {_first_error(exc)}") from None
+        raise HubkitError(f"{path}: {describe_validation_error(exc, '(config)')}") from None
     config._folder = path.resolve().parent
     return config
 
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(config)"
-    if err["type"] == "missing":
-        return f"missing field {loc}"
-    if err["type"] == "extra_forbidden":
-        return f"unknown field {loc}"
-    msg = " ".join(err["msg"].split()).removeprefix("Value error, ")
-    return f"field {loc}: {msg}"
