@@ -26,7 +26,7 @@ from hubkit.record import RunRecord
 
 from .conftest import FIXTURES
 
-SENTINEL = "hf_SENTINELsentinelSENTINELsentinel1234"
+SENTINEL = "hf_" + "SENTINELsentinel" * 2 + "1234"  # built at run time: no token-shaped literal in the repo
 USER = "alice"
 EXTRA_EXAMPLE = {
     "question": "What did Nokia raise?",
