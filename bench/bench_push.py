@@ -43,8 +43,7 @@ def build_full_size_run(run: Path, repo_id: str) -> Path:
     import torch
     from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizerFast, pipeline
 
-    from hubkit.card.plots import PLOT_FILENAME, write_loss_plot
-    from hubkit.card.render import render_card
+    from hubkit.card import build_card
     from hubkit.record import RunRecord
     from hubkit.train.tiny import real_vocab_path
 
@@ -68,8 +67,7 @@ def build_full_size_run(run: Path, repo_id: str) -> Path:
     data["card"]["model_name"] = repo_id.split("/")[-1]
     record = RunRecord.from_dict(data)
     record.save(run)
-    write_loss_plot(record.loss_curve, model / PLOT_FILENAME, record.train_loss)
-    (model / "README.md").write_text(render_card(record, repo_id=repo_id), encoding="utf-8")
+    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
     return run
 
 

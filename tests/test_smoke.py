@@ -39,8 +39,7 @@ def build_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
     and files that must never be pushed. The record's smoke examples are what this model really answers."""
     from transformers import pipeline
 
-    from hubkit.card.plots import PLOT_FILENAME, write_loss_plot
-    from hubkit.card.render import render_card
+    from hubkit.card import build_card
     from hubkit.train.tiny import write_tiny_base
 
     run = Path(folder)
@@ -55,8 +54,7 @@ def build_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
     data["card"]["model_name"] = repo_id.split("/")[-1]
     record = RunRecord.from_dict(data)
     record.save(run)
-    write_loss_plot(record.loss_curve, model / PLOT_FILENAME, record.train_loss)
-    (model / "README.md").write_text(render_card(record, repo_id=repo_id), encoding="utf-8")
+    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
     # things a run folder holds that must stay local
     (model / "training_args.bin").write_bytes(b"\x80\x04training args")
     (model / "optimizer.pt").write_bytes(b"\x80\x04optimizer state")
