@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .errors import HubkitError
+from .secret_scan import redact
 
 # command name -> "module:attribute"
 COMMANDS = {
@@ -58,7 +59,7 @@ class LazyGroup(click.Group):
 
 class OneLineError(click.ClickException):
     def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(" ".join(message.split("\n")))
+        super().__init__(redact(" ".join(message.split("\n"))))  # last line of defence: no secret is printed
         self.exit_code = exit_code
 
 

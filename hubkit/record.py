@@ -16,6 +16,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import HubkitError, describe_validation_error
+from .ids import looks_like_local_path
 
 SCHEMA_VERSION = 1
 RECORD_FILENAME = "record.json"
@@ -211,7 +212,7 @@ class RunRecord(_Strict):
     @field_validator("base_model")
     @classmethod
     def _base_is_hub_id(cls, v: BaseModelInfo) -> BaseModelInfo:
-        if v.id.startswith(("/", ".", "~")) or "\\" in v.id or v.id.count("/") > 1:
+        if looks_like_local_path(v.id):
             raise ValueError(f"base_model.id must be a Hub id, not a local path: {v.id!r}")
         return v
 

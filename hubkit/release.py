@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import HubkitError
+from .ids import check_repo_id, check_tag
 from .record import RECORD_FILENAME, RunRecord
 
 Say = Callable[[str], None]
@@ -70,6 +71,9 @@ def release(
     from .publish.push import push
     from .train.config import load_config
 
+    check_repo_id(repo_id)  # a name the Hub would refuse stops the release before hours of training
+    if tag is not None:
+        check_tag(tag)
     config = load_config(config_path)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / config.name
     result = ReleaseResult(run_dir=run_dir, repo_id=repo_id)

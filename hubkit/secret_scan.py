@@ -21,6 +21,7 @@ AWS and private-key shapes follow its plugins.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -133,3 +134,22 @@ def redact(text: str, *known: str | None) -> str:
         pieces += [text[last : match.start], f"<redacted {match.kind}>"]
         last = match.end
     return "".join(pieces) + text[last:]
+
+
+class RedactSecrets(logging.Filter):
+    """A logging filter that redacts every record (message and traceback) before any handler writes it.
+
+    Attach it to handlers (`handler.addFilter(RedactSecrets())`): handler filters also see records that propagate
+    from child loggers, logger filters do not.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True

@@ -159,7 +159,7 @@ def test_the_tag_table_agrees_with_git_itself():
     for name, accepted in TAGS.items():
         if name in STRICTER_THAN_GIT:
             continue
-        proc = subprocess.run(["git", "check-ref-format", f"refs/tags/{name}"], capture_output=True)
+        proc = subprocess.run(["git", "check-ref-format", f"refs/tags/{name}"], check=False, capture_output=True)
         assert (proc.returncode == 0) is accepted, repr(name)
 
 

@@ -15,6 +15,7 @@ import pytest
 from hubkit.secret_scan import (
     HUB_TOKEN_KINDS,
     KINDS,
+    RedactSecrets,
     describe,
     find_secrets,
     find_secrets_in_bytes,
@@ -150,5 +151,25 @@ def test_no_secret_shaped_literal_is_committed():
     offenders = []
     for path in _checkout_files():
         if path.is_file() and path.suffix not in {".png", ".safetensors", ".parquet", ".bin"}:
-            offenders += [f"{path.relative_to(ROOT)}:{m.line} {m.kind}" for m in find_secrets_in_bytes(path.read_bytes())]
+            found = find_secrets_in_bytes(path.read_bytes())
+            offenders += [f"{path.relative_to(ROOT)}:{m.line} {m.kind}" for m in found]
     assert offenders == []
+
+
+def test_log_records_are_redacted_message_and_traceback(caplog: pytest.LogCaptureFixture):
+    import logging
+
+    logger = logging.getLogger("hubkit.test-redaction")
+    caplog.handler.addFilter(RedactSecrets())
+    try:
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            logger.info("request with %s", OIDC_TOKEN)
+            try:
+                raise ValueError(f"bad {HUB_TOKEN}")
+            except ValueError:
+                logger.exception("failed")
+    finally:
+        caplog.handler.removeFilter(caplog.handler.filters[-1])
+    assert "request with <redacted hub-oidc-token>" in caplog.text
+    assert "ValueError: bad <redacted hub-token>" in caplog.text
+    assert OIDC_TOKEN not in caplog.text and HUB_TOKEN not in caplog.text

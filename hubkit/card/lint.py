@@ -17,7 +17,8 @@ import yaml
 from huggingface_hub.repocard_data import ModelCardData
 
 from ..errors import HubkitError
-from .metadata import is_hub_id
+from ..ids import is_hub_id, looks_like_local_path
+from ..secret_scan import find_secrets
 
 # Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK (the Hub server's own), copied because importing
 # huggingface_hub.repocard pulls in the HTTP client and doubles build-card's start-up time; a test keeps them equal.
@@ -46,7 +47,6 @@ _PLACEHOLDERS = (
     # "None" as a value (a table cell, after ':' '=' '->', in brackets), not the English word in a sentence
     (re.compile(r"(?:^|[|:=(\[,>→])\s*`?None`?\s*%?\s*(?=$|[|)\],])"), "'None' where a value should be"),
 )
-_TOKEN = re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}")
 _NUMBER_CELL = re.compile(r"^[*_`\s]*([-+]?\d[\d,]*(?:\.(\d+))?)\s*%?[*_`\s]*$")
 _STRING_KEYS = ("language", "license", "library_name", "pipeline_tag", "base_model", "datasets", "tags")
 
@@ -181,13 +181,7 @@ def check_base_model(metadata: dict[str, Any]) -> list[LintProblem]:
         if item is None or isinstance(item, bool):
             continue
         text = str(item)
-        looks_local = (
-            text.startswith(("/", ".", "~"))
-            or "\\" in text
-            or re.match(r"^[A-Za-z]:", text) is not None
-            or text.count("/") > 1
-        )
-        if looks_local or not is_hub_id(text):
+        if looks_like_local_path(text) or not is_hub_id(text):
             problems.append(
                 LintProblem("base-model", f"base_model {text!r} is not a Hub model id (namespace/name); "
                             "a local path must not be published")
@@ -208,12 +202,12 @@ def check_placeholders(text: str) -> list[LintProblem]:
 
 
 def check_tokens(text: str) -> list[LintProblem]:
-    """Anything shaped like a Hugging Face token; the message names the line, never the token."""
+    """Anything shaped like a secret (hubkit.secret_scan): code `token` for Hub tokens of every shape, `secret` for
+    the rest. The message names the line and the kind, never the secret."""
     return [
-        LintProblem("token", f"line {number}: something that looks like a Hugging Face token (hf_...); remove it "
-                    "and revoke the token")
-        for number, line in enumerate(text.splitlines(), start=1)
-        if _TOKEN.search(line)
+        LintProblem("token" if found.is_hub_token else "secret",
+                    f"line {found.line}: something that looks like a {found.description}; remove it and revoke it")
+        for found in find_secrets(text)
     ]
 
 

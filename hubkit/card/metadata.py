@@ -6,10 +6,9 @@ PyYAML quotes YAML 1.1 traps such as `no` on the way out. Every value comes from
 
 from __future__ import annotations
 
-import re
-
 from huggingface_hub.repocard_data import EvalResult, ModelCardData
 
+from ..ids import is_hub_id
 from ..record import RunRecord
 from .formatting import oneline
 
@@ -19,23 +18,6 @@ BASE_MODEL_RELATION = "finetune"
 
 # model-index metric ids and the names the body's evaluation table uses for them (lint matches on these names)
 METRICS = (("exact_match", "Exact Match"), ("f1", "F1"))
-
-
-# The rules of huggingface_hub.utils.validate_repo_id, restated: importing that validator pulls in the HTTP client
-# (httpx, ~0.2 s), a third of build-card's start-up. tests/test_card_render.py checks both agree on many ids.
-_REPO_ID = re.compile(r"(?:[\w\-.]{1,96}/)?[\w\-.]{1,96}", re.ASCII)
-
-
-def is_hub_id(value: str) -> bool:
-    """True for 'name' or 'namespace/name' as the Hub accepts them (same rules as huggingface_hub's validator)."""
-    return (
-        isinstance(value, str)
-        and _REPO_ID.fullmatch(value) is not None
-        and "--" not in value
-        and ".." not in value
-        and not value.endswith(".git")
-        and all(part[:1] not in "-." and part[-1:] not in "-." for part in value.split("/"))
-    )
 
 
 def eval_results(record: RunRecord, model_name: str) -> list[EvalResult]:

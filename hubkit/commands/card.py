@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import HubkitError
+from .params import REPO_ID
 
 
 @click.command("build-card")
@@ -16,7 +17,8 @@ from ..errors import HubkitError
               help="Your own Jinja template (rendered sandboxed; may import the built-in macros.md.j2).")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Where to write the card (default RUN_DIR/model/README.md); the loss plot goes beside it.")
-@click.option("--repo-id", default=None, help="Repo id the usage snippet loads (default: the record's card.model_name).")
+@click.option("--repo-id", type=REPO_ID, default=None,
+              help="Repo id the usage snippet loads (default: the record's card.model_name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def build_card(run_dir: Path, template: Path | None, out: Path | None, repo_id: str | None, as_json: bool) -> None:
     """Render the model card from a run's record.json, draw the loss plot, and lint the result (exit 2 on problems)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import HubkitError
+from ..secret_scan import RedactSecrets
 
 
 def _parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
@@ -60,6 +61,8 @@ def serve(host: str, port: int, root: Path, tokens: tuple[str, ...], lfs_uploads
 
     token_map = _parse_tokens(tokens)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     try:
         server = LocalHub.start(root, token_map, host=host, port=port, lfs_uploads=lfs_uploads, background=False)
     except OSError as exc:

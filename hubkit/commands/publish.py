@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import HubkitError
+from .params import REPO_ID, REPO_ID_WITH_NAMESPACE, TAG
 
 TOLERANCE_HELP = "Largest allowed |score - claimed score|."
 
@@ -65,11 +65,12 @@ def _summary(result) -> str:
 
 
 @click.command()
-@click.option("--repo", "repo_id", required=True, help="Hub repo id, user/name (a bare name goes under your user).")
+@click.option("--repo", "repo_id", type=REPO_ID, required=True,
+              help="Hub repo id, user/name (a bare name goes under your user).")
 @click.option(
     "--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run folder (record.json + model/)."
 )
-@click.option("--tag", default=None, help="Tag the published commit, e.g. v1.0.0.")
+@click.option("--tag", type=TAG, default=None, help="Tag the published commit, e.g. v1.0.0.")
 @click.option("--private", is_flag=True, help="Create the repo private (an existing repo keeps its visibility).")
 @click.option("--dry-run", is_flag=True, help="Print the commit plan and the README diff; write nothing.")
 @click.option("--no-pr", is_flag=True, help="Commit straight to main (still smoke-tested) instead of via a PR.")
@@ -110,24 +111,15 @@ def push(
 
 
 @click.command("smoke-test")
-@click.option("--repo", "repo_id", required=True, help="Hub repo id, user/name.")
+@click.option("--repo", "repo_id", type=REPO_ID_WITH_NAMESPACE, required=True, help="Hub repo id, user/name.")
 @click.option("--revision", default="main", show_default=True, help="Branch, tag or commit to test.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=1e-3, show_default=True, help=TOLERANCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def smoke_test(repo_id: str, revision: str, tolerance: float, as_json: bool) -> None:
     """Load REPO at REVISION from an empty cache and check the answers its card claims (exit 1 on a mismatch)."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
     from ..publish.auth import resolve_token
     from ..publish.smoke import format_table, smoke_test as run_smoke
 
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise HubkitError(f"invalid repo id {repo_id!r}: {str(exc).splitlines()[0]}") from None
-    if "/" not in repo_id:
-        raise HubkitError(f"invalid repo id {repo_id!r}: expected user/name")
     _progress(f"smoke test of {repo_id}@{revision} in a fresh cache...")
     report = run_smoke(repo_id, revision, token=resolve_token(required=False), tolerance=tolerance)
     if as_json:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .params import REPO_ID, REPO_ID_WITH_NAMESPACE, TAG
+
 DEMO_CONFIG = "pipeline/demo.yaml"
 DEMO_REPO = "demo/minilm-lora-finance-qa"
 
@@ -22,8 +24,8 @@ def _say(message: str) -> None:
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="experiment config, e.g. pipeline/finance_qa.yaml")
-@click.option("--repo", "repo_id", required=True, help="Hub repo id, user/name")
-@click.option("--tag", default=None, help="tag the published Hub commit, e.g. v1.0.0")
+@click.option("--repo", "repo_id", type=REPO_ID, required=True, help="Hub repo id, user/name")
+@click.option("--tag", type=TAG, default=None, help="tag the published Hub commit, e.g. v1.0.0")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="run folder (default runs/<config name>); a finished run of the same config is reused")
 @click.option("--private", is_flag=True, help="create the repo private")
@@ -67,8 +69,9 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) 
               help="where the run and the local Hub's storage go")
 @click.option("--config", "config_path", default=DEMO_CONFIG, show_default=True, type=click.Path(dir_okay=False),
               help="experiment to release")
-@click.option("--repo", "repo_id", default=DEMO_REPO, show_default=True, help="repo id on the local Hub")
-@click.option("--tag", default="v0.1.0", show_default=True, help="tag for the local Hub commit")
+@click.option("--repo", "repo_id", type=REPO_ID_WITH_NAMESPACE, default=DEMO_REPO, show_default=True,
+              help="repo id on the local Hub")
+@click.option("--tag", type=TAG, default="v0.1.0", show_default=True, help="tag for the local Hub commit")
 def demo(out_dir, config_path, repo_id, tag) -> None:
     """Release the demo experiment to a local Hub this command starts: no account, no network, a few minutes."""
     from ..localhub import LocalHub

@@ -9,13 +9,10 @@ Every message built here goes through :func:`scrub` as a last line of defence.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 
 from ..errors import HubkitError
-
-# What a Hub token looks like (user tokens are `hf_` + 34 characters; OIDC-exchanged ones are `hf_jwt_...`).
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9_\-.]{20,}")
+from ..secret_scan import redact
 
 
 def endpoint_from_env() -> str:
@@ -26,10 +23,8 @@ def endpoint_from_env() -> str:
 
 
 def scrub(text: str, token: str | None = None) -> str:
-    """Remove `token` and anything token-shaped from `text`, so a message can be shown or stored safely."""
-    if token:
-        text = text.replace(token, "***")
-    return TOKEN_PATTERN.sub("hf_***", text)
+    """Remove `token` and anything secret-shaped (hubkit.secret_scan) from `text`, so it can be shown or stored."""
+    return redact(text, token)
 
 
 def resolve_token(required: bool = True) -> str | None:

@@ -16,19 +16,18 @@ The order matters and each step exists for a reason:
 from __future__ import annotations
 
 import difflib
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..errors import HubkitError
+from ..ids import check_repo_id, check_tag
 from .auth import Identity, endpoint_from_env, resolve_token, scrub, whoami
 from .smoke import DEFAULT_TOLERANCE, SmokeReport, SmokeTestFailed, smoke_test
 from .stage import CARD_FILENAME, MODEL_DIRNAME, Plan, make_plan, remote_files, stage_run
 
 MAIN = "main"
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 
 Progress = Callable[[str], None]
 
@@ -117,20 +116,9 @@ class _Step:
 
 
 def normalize_repo_id(repo: str, user: Identity) -> str:
-    """`name` -> `user/name`; then huggingface_hub's validator; a one-line error when invalid."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    given = (repo or "").strip()
-    if not given:
-        raise HubkitError("invalid repo id: empty")
-    full = given if "/" in given else f"{user.name}/{given}"
-    try:
-        validate_repo_id(full)
-    except HFValidationError as exc:
-        reason = str(exc).splitlines()[0].replace(repr(full), repr(given))
-        raise HubkitError(f"invalid repo id {given!r}: {reason}") from None
-    return full
+    """`name` -> `user/name`, checked by hubkit.ids (huggingface_hub's rules); a one-line error when invalid."""
+    given = check_repo_id((repo or "").strip())
+    return given if "/" in given else check_repo_id(f"{user.name}/{given}")
 
 
 def lint_or_fail(run_dir: Path) -> None:
@@ -234,8 +222,9 @@ def push(
     run = Path(run_dir)
     if not run.is_dir():
         raise HubkitError(f"no run folder at {run}")
-    if tag is not None and not TAG_PATTERN.match(tag):
-        raise HubkitError(f"invalid tag {tag!r}: use letters, digits, '.', '_', '+', '-' (e.g. v1.2.0)")
+    if tag is not None:
+        check_tag(tag)  # git's ref-name rules, before anything is read from or sent to the Hub
+    check_repo_id((repo_id or "").strip())
 
     endpoint = (endpoint or endpoint_from_env()).rstrip("/")
     token = token or resolve_token()

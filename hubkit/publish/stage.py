@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import HubkitError
 from ..record import RECORD_FILENAME, RunRecord
+from ..secret_scan import find_secrets_in_bytes
 
 MODEL_DIRNAME = "model"
 CARD_FILENAME = "README.md"
@@ -44,8 +44,6 @@ ALLOWED_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.png")
 DENIED_PATTERNS = ("adapter_model.*", "adapter_config.json", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", ".*")
 
 TEXT_SUFFIXES = frozenset({".json", ".txt", ".md", ".jinja", ".model"})
-# A Hub user token is `hf_` + 34 letters/digits; snake_case identifiers like `hf_hub_download` do not match.
-TOKEN_LIKE = re.compile(rb"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9])")
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -121,19 +119,27 @@ def _allowed(name: str) -> str | None:
 
 
 def _hash_file(path: Path, size: int, token: bytes | None) -> tuple[str, str]:
-    """sha256 and git blob id in one read; refuses a file containing `token` or anything token-shaped (text files)."""
+    """sha256 and git blob id in one read; refuses a file containing `token`, or (text files) anything shaped like a
+    secret (hubkit.secret_scan: Hub tokens of every shape, AWS keys, private keys, .env secret lines)."""
     sha256 = hashlib.sha256()
     sha1 = hashlib.sha1(b"blob %d\0" % size)
     is_text = path.suffix.lower() in TEXT_SUFFIXES
     tail = b""
     keep = max(len(token) if token else 0, 64)
+    lines_before_tail = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             sha256.update(chunk)
             sha1.update(chunk)
             window = tail + chunk
-            if (token and token in window) or (is_text and TOKEN_LIKE.search(window)):
+            if token and token in window:
                 raise HubkitError(f"refusing to push {path.name}: it contains something that looks like a Hub token")
+            found = find_secrets_in_bytes(window) if is_text else []
+            if found:
+                line = lines_before_tail + found[0].line
+                raise HubkitError(f"refusing to push {path.name}: line {line} holds something that looks like a "
+                                  f"{found[0].description}")
+            lines_before_tail += window.count(b"\n") - window[-keep:].count(b"\n")
             tail = window[-keep:]
     return sha256.hexdigest(), sha1.hexdigest()
 
