@@ -193,3 +193,27 @@ def test_bad_values_are_one_line_click_errors_exit_2(args: list[str], error: str
 def test_good_values_pass_through():
     result = CliRunner().invoke(_probe, ["--repo", "model", "--full", "alice/model", "--tag", "v1.2.0"])
     assert result.exit_code == 0 and result.output == "model|alice/model|v1.2.0\n"
+
+
+# --- the places that refuse a local path where a Hub id belongs all use ids.looks_like_local_path -----------------
+
+
+@pytest.mark.parametrize("path", ["C:/models/base", "C:\\models\\base", "~/base", "./base", "/abs/base"])
+def test_config_record_and_card_lint_refuse_the_same_local_paths(path: str):
+    import json
+
+    from pydantic import ValidationError
+
+    from hubkit.card.lint import check_base_model
+    from hubkit.record import RunRecord
+    from hubkit.train.config import BaseModelSection
+
+    from .conftest import FIXTURES
+
+    with pytest.raises(ValidationError, match="Hub id"):
+        BaseModelSection(id=path)
+    data = json.loads((FIXTURES / "reference_record.json").read_text(encoding="utf-8"))
+    data["base_model"]["id"] = path
+    with pytest.raises(HubkitError, match="not a local path"):
+        RunRecord.from_dict(data)
+    assert [p.code for p in check_base_model({"base_model": path})] == ["base-model"]

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..errors import HubkitError, describe_validation_error
+from ..ids import looks_like_local_path
 from ..record import CardText
 from .data import DatasetSpec
 
@@ -41,7 +42,7 @@ class BaseModelSection(_Section):
     @field_validator("id")
     @classmethod
     def _hub_id(cls, v: str) -> str:
-        if not v or v.startswith(("/", ".", "~")) or "\\" in v or v.count("/") > 1:
+        if not v or looks_like_local_path(v):
             raise ValueError(f"must be a Hub id like owner/name (put local folders in base_model.path): {v!r}")
         return v
 
