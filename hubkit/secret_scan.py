@@ -25,14 +25,16 @@ import logging
 import re
 from dataclasses import dataclass
 
-# kind -> (pattern, what to call it in a message). Group "secret", when present, is the part to redact.
+# kind -> (pattern, what to call it in a message). Group "secret", when present, is the part to redact. Patterns
+# start with a literal where they can (a lookbehind comes after it): the regex engine then skips ahead to that literal
+# instead of trying every position, which keeps a multi-MB tokenizer.json fast to scan.
 _SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
     "hub-oidc-token": (re.compile(r"hf_jwt_[A-Za-z0-9_\-.]{16,}"), "Hugging Face OIDC token (hf_jwt_...)"),
     "hub-token": (re.compile(r"hf_[A-Za-z0-9]{30,}"), "Hugging Face token (hf_...)"),
     "hub-org-token": (re.compile(r"api_org_[A-Za-z0-9]{30,}"), "Hugging Face organization token (api_org_...)"),
-    "hub-legacy-token": (re.compile(r"(?<![A-Za-z0-9])api_[A-Za-z0-9]{30,}"), "legacy Hugging Face token (api_...)"),
+    "hub-legacy-token": (re.compile(r"api_(?<![A-Za-z0-9]api_)[A-Za-z0-9]{30,}"), "legacy Hugging Face token (api_...)"),
     "aws-access-key": (
-        re.compile(r"(?<![A-Z0-9])(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"),
+        re.compile(r"A(?:3T[A-Z0-9]|KIA|SIA|BIA|CCA)(?<![A-Z0-9]A...)[A-Z0-9]{16}(?![A-Z0-9])"),
         "AWS access key id",
     ),
     "aws-secret-key": (
@@ -56,16 +58,17 @@ _SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
         re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
         "JSON web token",
     ),
+    # matched line by line, only on lines holding a '=' (see _env_lines)
     "env-secret": (
         re.compile(
-            r"^[ \t]*(?:export[ \t]+)?"
+            r"[ \t]*(?:export[ \t]+)?"
             r"(?:[A-Z0-9]+_)*(?:SECRET|TOKEN|PASSWORD|PASSWD|PWD|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)"
-            r"(?:_[A-Z0-9]+)*=(?P<quote>[\"']?)(?![$<*{%])(?P<secret>[^\s\"'#]{8,})(?P=quote)[ \t]*\r?$",
-            re.MULTILINE,
+            r"(?:_[A-Z0-9]+)*=(?P<quote>[\"']?)(?![$<*{%])(?P<secret>[^\s\"'#]{8,})(?P=quote)[ \t]*\r?"
         ),
         ".env-style secret line (NAME_TOKEN=..., SECRET=..., PASSWORD=...)",
     ),
 }
+_LINE_SHAPES = frozenset({"env-secret"})
 HUB_TOKEN_KINDS = frozenset({"hub-token", "hub-oidc-token", "hub-org-token", "hub-legacy-token"})
 KINDS = tuple(_SHAPES)
 
@@ -97,9 +100,9 @@ def find_secrets(text: str) -> list[SecretMatch]:
     """Every secret-shaped span in `text`, in order, overlaps resolved (the earliest, then the longest, wins)."""
     found = []
     for kind, (pattern, _) in _SHAPES.items():
-        for match in pattern.finditer(text):
-            group = "secret" if "secret" in pattern.groupindex else 0
-            found.append((match.start(group), match.end(group), kind))
+        matches = _line_matches(pattern, text) if kind in _LINE_SHAPES else pattern.finditer(text)
+        group = "secret" if "secret" in pattern.groupindex else 0
+        found += [(match.start(group), match.end(group), kind) for match in matches]
     found.sort(key=lambda item: (item[0], -item[1]))
     out: list[SecretMatch] = []
     line, counted_to = 1, 0
@@ -112,13 +115,27 @@ def find_secrets(text: str) -> list[SecretMatch]:
     return out
 
 
+def _line_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """`pattern` matched against each whole line of `text` that holds a '=' (a fast literal scan finds them)."""
+    matches, pos = [], text.find("=")
+    while pos != -1:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        end = len(text) if end == -1 else end
+        match = pattern.fullmatch(text, start, end)
+        if match:
+            matches.append(match)
+        pos = text.find("=", end)
+    return matches
+
+
 def find_secrets_in_bytes(data: bytes) -> list[SecretMatch]:
     """`find_secrets` on raw bytes (every shape is ASCII; latin-1 keeps byte offsets)."""
     return find_secrets(data.decode("latin-1"))
 
 
 def has_secret(text: str) -> bool:
-    return any(pattern.search(text) for pattern, _ in _SHAPES.values())
+    return bool(find_secrets(text))
 
 
 def redact(text: str, *known: str | None) -> str:
