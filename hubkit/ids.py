@@ -55,10 +55,10 @@ def repo_id_problem(value: object, *, require_namespace: bool = False) -> str | 
         return f"a repo id must be a string, not {type(value).__name__}"
     if value.strip() == "":
         return "empty"
+    if value.count("/") > 1:
+        return "use 'name' or 'namespace/name', not a local path"
     if looks_like_local_path(value):
         return "this is a local path; a Hub repo id is namespace/name"
-    if value.count("/") > 1:
-        return "use 'name' or 'namespace/name'"
     if not REPO_ID_REGEX.fullmatch(value):
         return (
             "use letters, digits, '-', '_' or '.', not starting or ending with '-' or '.', at most 96 characters "
