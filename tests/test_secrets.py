@@ -173,3 +173,14 @@ def test_log_records_are_redacted_message_and_traceback(caplog: pytest.LogCaptur
     assert "request with <redacted hub-oidc-token>" in caplog.text
     assert "ValueError: bad <redacted hub-token>" in caplog.text
     assert OIDC_TOKEN not in caplog.text and HUB_TOKEN not in caplog.text
+
+
+def test_cli_errors_never_print_a_secret(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from hubkit.cli import cli
+
+    missing = tmp_path / OIDC_TOKEN  # an error message that quotes a path holding a token
+    result = CliRunner().invoke(cli, ["lint-card", str(missing)])
+    assert result.exit_code == 2 and result.output.startswith("Error: no model card at ")
+    assert "<redacted hub-oidc-token>" in result.output and OIDC_TOKEN not in result.output
