@@ -35,14 +35,16 @@ from typing import Callable, Iterator
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from . import storage as st
+from .cards import dataset_tags, front_matter, model_facts
 
 logger = logging.getLogger("hubkit.localhub")
 
 _CHUNK = 1024 * 1024
 _URL_TTL_S = 3600
-_API_REPO = re.compile(r"^/api/models/([^/]+)/([^/]+)(?:/(.*))?$")
-_RESOLVE = re.compile(r"^/([^/]+)/([^/]+)/resolve/(.+)$")
-_LFS_BATCH = re.compile(r"^/([^/]+)/([^/]+?)\.git/info/lfs/objects/(batch|verify)$")
+_API_REPO = re.compile(r"^/api/(models|datasets|spaces)/([^/]+)/([^/]+)(?:/(.*))?$")
+_TYPE_PREFIX = r"(?:(datasets|spaces)/)?"
+_RESOLVE = re.compile(rf"^/{_TYPE_PREFIX}([^/]+)/([^/]+)/resolve/(.+)$")
+_LFS_BATCH = re.compile(rf"^/{_TYPE_PREFIX}([^/]+)/([^/]+?)\.git/info/lfs/objects/(batch|verify)$")
 
 
 @dataclass(frozen=True)
@@ -377,25 +379,25 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/_lfs/blob/") and method in ("GET", "HEAD"):
             return self.lfs_blob, (unquote(path[len("/_lfs/blob/"):]),)
         if m := _API_REPO.match(path):
-            repo_id = f"{unquote(m.group(1))}/{unquote(m.group(2))}"
-            rest = [unquote(s) for s in (m.group(3) or "").split("/")] if m.group(3) else []
-            return self._route_api_repo(method, repo_id, rest)
+            key = _key(m.group(1), m.group(2), m.group(3))
+            rest = [unquote(s) for s in (m.group(4) or "").split("/")] if m.group(4) else []
+            return self._route_api_repo(method, key, rest)
         if (m := _LFS_BATCH.match(path)) and method == "POST":
-            repo_id = f"{unquote(m.group(1))}/{unquote(m.group(2))}"
-            return (self.lfs_batch if m.group(3) == "batch" else self.lfs_verify), (repo_id,)
-        if (m := _RESOLVE.match(path)) and method in ("GET", "HEAD") and m.group(1) not in ("api", "_lfs"):
-            repo_id = f"{unquote(m.group(1))}/{unquote(m.group(2))}"
-            revision, rest = _take_revision([unquote(s) for s in m.group(3).split("/")])
-            return self.resolve_file, (repo_id, revision, "/".join(rest))
+            key = _key(m.group(1), m.group(2), m.group(3))
+            return (self.lfs_batch if m.group(4) == "batch" else self.lfs_verify), (key,)
+        if (m := _RESOLVE.match(path)) and method in ("GET", "HEAD") and m.group(2) not in ("api", "_lfs"):
+            key = _key(m.group(1), m.group(2), m.group(3))
+            revision, rest = _take_revision([unquote(s) for s in m.group(4).split("/")])
+            return self.resolve_file, (key, revision, "/".join(rest))
         raise HttpError(404, f"No route for {method} {path}")
 
     def _route_api_repo(self, method: str, repo_id: str, rest: list[str]) -> tuple[Callable, tuple]:
         head = rest[0] if rest else ""
         if not rest and method == "GET":
-            return self.model_info, (repo_id, None)
+            return self.repo_info, (repo_id, None)
         if head == "revision" and method == "GET" and len(rest) >= 2:
             revision, _ = _take_revision(rest[1:])
-            return self.model_info, (repo_id, revision)
+            return self.repo_info, (repo_id, revision)
         if head == "settings" and method == "PUT":
             return self.settings, (repo_id,)
         if head == "auth-check" and method == "GET":
@@ -424,7 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self.discussion_change, (repo_id, _discussion_num(rest[1]), rest[2])
         if head.startswith("xet-"):
             return self.no_xet, (repo_id,)
-        raise HttpError(404, f"No route for {method} /api/models/{repo_id}/{'/'.join(rest)}")
+        raise HttpError(404, f"No route for {method} /api/{_api_path(repo_id)}/{'/'.join(rest)}")
 
     # ---- account and repos ------------------------------------------------------------------------------------
     def whoami(self) -> None:
@@ -444,27 +446,31 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self._read_json()
         if self.user is None:
             raise HttpError(401, "You must be authenticated to create a repo (pass a token)")
-        if payload.get("type") not in (None, "model"):
-            raise HttpError(400, "This local hub only serves model repos")
+        repo_type = payload.get("type") or "model"
+        if repo_type not in st.REPO_TYPES:
+            raise HttpError(400, f"Invalid repo type {repo_type!r}")
         namespace = payload.get("organization") or self.user
         repo_id = f"{namespace}/{payload.get('name', '')}"
         st.validate_repo_id(repo_id)
-        url = f"{self.base_url}/{repo_id}"
+        key = st.repo_key(repo_type, repo_id)
+        url = f"{self.base_url}/{key}"
         if namespace != self.user:
             raise HttpError(403, f"You cannot create a repo in namespace {namespace!r}")
         private = payload.get("visibility") == "private" or bool(payload.get("private"))
         try:
-            self.hub.storage.create_repo(repo_id, owner=self.user, private=private)
+            if repo_type == "space" and self.hub.storage.repo_exists(repo_id):
+                raise st.Conflict(f"Cannot create a Space {repo_id}: a model repo with this id exists")
+            self.hub.storage.create_repo(key, owner=self.user, private=private, sdk=payload.get("sdk"))
         except st.Conflict as exc:
             self._send_json({"error": str(exc), "url": url}, status=409, headers={"X-Error-Message": str(exc)})
             return
-        self._send_json({"url": url, "name": repo_id, "id": hashlib.sha1(repo_id.encode()).hexdigest()[:24]})
+        self._send_json({"url": url, "name": repo_id, "id": hashlib.sha1(key.encode()).hexdigest()[:24]})
 
     def delete_repo(self) -> None:
         payload = self._read_json()
-        repo_id = f"{payload.get('organization') or self.user}/{payload.get('name', '')}"
-        self._writable_repo(repo_id)
-        self.hub.storage.delete_repo(repo_id)
+        key = st.repo_key(payload.get("type"), f"{payload.get('organization') or self.user}/{payload.get('name', '')}")
+        self._writable_repo(key)
+        self.hub.storage.delete_repo(key)
         self._send_json({})
 
     def settings(self, repo_id: str) -> None:
@@ -491,9 +497,10 @@ class _Handler(BaseHTTPRequestHandler):
         except st.RevisionNotFound:
             raise HttpError(404, f"Invalid rev id: {revision}", "RevisionNotFound") from None
 
-    def model_info(self, repo_id: str, revision: str | None) -> None:
-        meta = self._visible_repo(repo_id)
-        commit = self._resolve(repo_id, revision).commit
+    def repo_info(self, key: str, revision: str | None) -> None:
+        """`/api/{models,datasets,spaces}/{id}[/revision/{rev}]`: what model_info/dataset_info/space_info parse."""
+        meta = self._visible_repo(key)
+        commit = self._resolve(key, revision).commit
         blobs = self.query.get("blobs", "").lower() in ("1", "true")
         siblings = []
         for path in sorted(commit.tree):
@@ -504,13 +511,50 @@ class _Handler(BaseHTTPRequestHandler):
                 if entry.lfs:
                     sibling["lfs"] = {"size": entry.size, "sha256": entry.sha256, "pointerSize": _pointer_size(entry)}
             siblings.append(sibling)
-        namespace = repo_id.split("/")[0]
-        self._send_json({
-            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id, "modelId": repo_id,
-            "author": namespace, "sha": commit.oid, "lastModified": commit.date, "createdAt": meta["createdAt"],
-            "private": meta["private"], "gated": False, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
-            "siblings": siblings, "usedStorage": sum(e.size for e in commit.tree.values()),
-        })
+        repo_type, repo_id = st.split_repo_key(key)
+        card = self._card_data(commit)
+        info: dict = {
+            "_id": hashlib.sha1(key.encode()).hexdigest()[:24], "id": repo_id, "author": repo_id.split("/")[0],
+            "sha": commit.oid, "lastModified": commit.date, "createdAt": meta["createdAt"], "private": meta["private"],
+            "gated": False, "disabled": False, "likes": 0, "siblings": siblings,
+            "usedStorage": sum(e.size for e in commit.tree.values()),
+        }
+        if card is not None:
+            info["cardData"] = card
+        if repo_type == "model":
+            config = self._model_config(commit)
+            facts = model_facts(card or {}, config, list(commit.tree))
+            info.update(modelId=repo_id, downloads=0, tags=facts.tags)
+            if facts.pipeline_tag:
+                info["pipeline_tag"] = facts.pipeline_tag
+            if facts.library_name:
+                info["library_name"] = facts.library_name
+            if config is not None:
+                info["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
+        elif repo_type == "dataset":
+            info.update(downloads=0, tags=dataset_tags(card or {}))
+        else:
+            info.update(sdk=meta.get("sdk"), tags=[meta.get("sdk") or "", "region:us"], subdomain=None,
+                        runtime={"stage": "NO_APP_FILE" if "app.py" not in commit.tree else "STOPPED",
+                                 "hardware": {"current": None, "requested": "cpu-basic"}})
+        self._send_json(info)
+
+    def _card_data(self, commit: st.Commit) -> dict | None:
+        """The README's YAML front matter (None without a README or front matter, {} if it does not parse)."""
+        entry = commit.tree.get("README.md")
+        if entry is None or entry.size > 1024 * 1024:
+            return None
+        return front_matter(self.hub.storage.read_blob(entry.sha256).decode("utf-8", "replace"))
+
+    def _model_config(self, commit: st.Commit) -> dict | None:
+        entry = commit.tree.get("config.json")
+        if entry is None or entry.size > 1024 * 1024:
+            return None
+        try:
+            config = json.loads(self.hub.storage.read_blob(entry.sha256))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return config if isinstance(config, dict) else None
 
     # ---- uploads ----------------------------------------------------------------------------------------------
     def preupload(self, repo_id: str, revision: str) -> None:
@@ -832,7 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _discussion_json(self, repo_id: str, d: dict, details: bool = False) -> dict:
         data = {
             "num": d["num"], "title": d["title"], "author": {"name": d["author"]}, "createdAt": d["createdAt"],
-            "status": d["status"], "isPullRequest": d["isPullRequest"], "repo": {"name": repo_id, "type": "model"},
+            "status": d["status"], "isPullRequest": d["isPullRequest"], "repo": {"name": st.split_repo_key(repo_id)[1], "type": st.split_repo_key(repo_id)[0]},
             "pinned": False, "numComments": sum(e["type"] == "comment" for e in d["events"]),
         }
         if details:
@@ -902,6 +946,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json({"mergeCommitId": oid})
         else:
             raise HttpError(404, f"Unknown discussion action {action!r}")
+
+
+def _key(type_segment: str | None, namespace: str, name: str) -> str:
+    """The storage key of the repo a URL names (`models`/None, `datasets` or `spaces`, then namespace/name)."""
+    repo_type = "model" if type_segment in (None, "models") else type_segment[:-1]
+    return st.repo_key(repo_type, f"{unquote(namespace)}/{unquote(name)}")
+
+
+def _api_path(key: str) -> str:
+    """`models/ns/name`, `datasets/ns/name` or `spaces/ns/name`: the repo's part of an /api/ URL."""
+    repo_type, repo_id = st.split_repo_key(key)
+    return f"{repo_type}s/{repo_id}"
 
 
 def _take_revision(segments: list[str]) -> tuple[str, list[str]]:

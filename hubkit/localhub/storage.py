@@ -8,12 +8,15 @@ Layout under `root`:
 
     blobs/<sha256[:2]>/<sha256>      file contents, written once (temp file + fsync + rename)
     tmp/                             partial uploads; a crash leaves them here, never under blobs/
-    repos/<namespace>/<name>/
-        repo.json                    id, owner, private, createdAt
+    repos/<namespace>/<name>/        a model repo (datasets/ and spaces/ beside repos/ hold the other two types)
+        repo.json                    id, type, owner, private, createdAt (+ sdk for a Space)
         refs.json                    {"branches": {...}, "tags": {...}, "prs": {"1": oid}}  (replaced atomically)
         commits/<oid>.json           immutable: parents, full tree, title, message, author, date
         discussions/<num>.json       discussions and pull requests (replaced atomically)
         .lock                        flock'd while a write runs: writes to one repo are serialized
+
+Every method takes a *repo key*: the repo id for a model, `datasets/<id>` or `spaces/<id>` for the other types (see
+`repo_key`), so a model and a dataset may share an id as on the Hub.
 
 Readers never lock: refs.json and discussion files are replaced with os.replace, commits are never rewritten.
 This module imports nothing of hubkit's and nothing outside the standard library.
@@ -141,6 +144,27 @@ def matches_lfs_pattern(path: str, patterns: list[str]) -> bool:
 
 def is_binary_sample(sample: bytes) -> bool:
     return b"\x00" in sample[:512]
+
+
+REPO_TYPES = ("model", "dataset", "space")
+#: The SDKs a Space may declare (huggingface_hub.constants.SPACES_SDK_TYPES).
+SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
+
+
+def repo_key(repo_type: str | None, repo_id: str) -> str:
+    """The storage key of a repo: `ns/name` for a model, `datasets/ns/name` or `spaces/ns/name` otherwise."""
+    repo_type = repo_type or "model"
+    if repo_type not in REPO_TYPES:
+        raise BadRequest(f"Invalid repo type {repo_type!r}: expected one of {', '.join(REPO_TYPES)}")
+    return repo_id if repo_type == "model" else f"{repo_type}s/{repo_id}"
+
+
+def split_repo_key(key: str) -> tuple[str, str]:
+    """(repo type, repo id) of a key made by `repo_key`."""
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] in ("datasets", "spaces"):
+        return parts[0][:-1], f"{parts[1]}/{parts[2]}"
+    return "model", key
 
 
 def validate_repo_id(repo_id: str) -> tuple[str, str]:
@@ -317,9 +341,11 @@ class Storage:
         return gitattributes_lfs_patterns(self.read_blob(entry.sha256).decode("utf-8", "replace"))
 
     # ---- repos -------------------------------------------------------------------------------------------------
-    def _repo_dir(self, repo_id: str) -> Path:
+    def _repo_dir(self, key: str) -> Path:
+        repo_type, repo_id = split_repo_key(key)
         namespace, name = validate_repo_id(repo_id)
-        return self.root / "repos" / namespace / name
+        folder = "repos" if repo_type == "model" else f"{repo_type}s"
+        return self.root / folder / namespace / name
 
     def repo_exists(self, repo_id: str) -> bool:
         try:
@@ -328,23 +354,31 @@ class Storage:
             return False
 
     def repo_meta(self, repo_id: str) -> dict:
-        """`{"id", "owner", "private", "createdAt"}`; RepoNotFound if absent."""
+        """`{"id", "type", "owner", "private", "createdAt"}` (+ `sdk` for a Space); RepoNotFound if absent."""
         try:
             path = self._repo_dir(repo_id) / "repo.json"
         except BadRequest:
             raise RepoNotFound(f"Repository {repo_id} not found") from None
         try:
-            return json.loads(path.read_text())
+            meta = json.loads(path.read_text())
         except FileNotFoundError:
             raise RepoNotFound(f"Repository {repo_id} not found") from None
+        meta.setdefault("type", "model")  # roots written before dataset and Space repos existed
+        return meta
 
-    def create_repo(self, repo_id: str, *, owner: str, private: bool = False) -> Commit:
-        """Create a repo with the Hub's initial commit (a default `.gitattributes`); Conflict if it exists."""
+    def create_repo(self, repo_id: str, *, owner: str, private: bool = False, sdk: str | None = None) -> Commit:
+        """Create a repo (a repo key) with the Hub's initial commit (a default `.gitattributes`).
+
+        Conflict if it exists; a Space needs an `sdk` from SPACE_SDKS.
+        """
+        repo_type, plain_id = split_repo_key(repo_id)
+        if repo_type == "space" and sdk not in SPACE_SDKS:
+            raise BadRequest(f"Invalid Space SDK {sdk!r}: expected one of {', '.join(SPACE_SDKS)}")
         repo_dir = self._repo_dir(repo_id)
         repo_dir.parent.mkdir(parents=True, exist_ok=True)
         with self.repo_lock(repo_id):
             if (repo_dir / "repo.json").is_file():
-                raise Conflict(f"You already created this model repo: {repo_id}")
+                raise Conflict(f"You already created this {repo_type} repo: {plain_id}")
             (repo_dir / "commits").mkdir(parents=True, exist_ok=True)
             (repo_dir / "discussions").mkdir(exist_ok=True)
             sha = self.put_blob(DEFAULT_GITATTRIBUTES.encode())
@@ -352,10 +386,10 @@ class Storage:
             commit = self._write_commit(repo_dir, (), {".gitattributes": entry}, "initial commit", "", owner)
             _write_json_atomic(repo_dir / "refs.json", {"branches": {"main": commit.oid}, "tags": {}, "prs": {}})
             # repo.json last: the repo becomes visible only once it is complete
-            _write_json_atomic(
-                repo_dir / "repo.json",
-                {"id": repo_id, "owner": owner, "private": bool(private), "createdAt": now_iso()},
-            )
+            meta = {"id": plain_id, "type": repo_type, "owner": owner, "private": bool(private), "createdAt": now_iso()}
+            if repo_type == "space":
+                meta["sdk"] = sdk
+            _write_json_atomic(repo_dir / "repo.json", meta)
             return commit
 
     def delete_repo(self, repo_id: str) -> None:
