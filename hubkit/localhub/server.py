@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from . import storage as st
+from .card_validation import check_card
 from .cards import dataset_tags, front_matter, model_facts
 
 logger = logging.getLogger("hubkit.localhub")
@@ -439,8 +440,23 @@ class _Handler(BaseHTTPRequestHandler):
         })
 
     def validate_yaml(self) -> None:
-        self._read_json()
-        self._send_json({"errors": [], "warnings": []})
+        """The Hub's card metadata check: 200 with warnings, or 400 with the errors (text if Accept: text/plain)."""
+        payload = self._read_json()
+        content, repo_type = payload.get("content"), payload.get("repoType") or "model"
+        if not isinstance(content, str):
+            raise HttpError(400, '"content" must be a string')
+        if repo_type not in st.REPO_TYPES:
+            raise HttpError(400, f'"repoType" must be one of [{", ".join(st.REPO_TYPES)}]')
+        check = check_card(content, repo_type)
+        body = {"errors": [{"message": m} for m in check.errors], "warnings": [{"message": m} for m in check.warnings]}
+        if check.ok:
+            self._send_json(body)
+        elif "text/plain" in self.headers.get("Accept", ""):
+            self._send(400, "\n".join(check.errors).encode(), {"X-Error-Message": check.errors[0]},
+                       content_type="text/plain; charset=utf-8")
+        else:
+            self._send_json({"error": "; ".join(check.errors), **body}, status=400,
+                            headers={"X-Error-Message": check.errors[0]})
 
     def create_repo(self) -> None:
         payload = self._read_json()
@@ -664,6 +680,7 @@ class _Handler(BaseHTTPRequestHandler):
                 operations.append(st.DeleteFolder(path))
             else:
                 raise HttpError(400, f"Unsupported commit operation {key!r}")
+        self._check_committed_card(repo_id, operations)
         create_pr = self.query.get("create_pr", "") in ("1", "true", "True")
         try:
             commit, pr_num = self.hub.storage.commit(
@@ -677,6 +694,17 @@ class _Handler(BaseHTTPRequestHandler):
             "success": True, "commitOid": commit.oid, "commitUrl": f"{self.base_url}/{repo_id}/commit/{commit.oid}",
             "pullRequestUrl": f"{self.base_url}/{repo_id}/discussions/{pr_num}" if pr_num else None,
         })
+
+    def _check_committed_card(self, key: str, operations: list) -> None:
+        """The Hub refuses a commit whose README.md metadata is invalid (the same check as validate-yaml)."""
+        readme = next((op for op in reversed(operations) if isinstance(op, st.AddFile) and op.path == "README.md"),
+                      None)
+        if readme is None:
+            return
+        content = self.hub.storage.read_blob(readme.sha256).decode("utf-8", "replace")
+        check = check_card(content, st.split_repo_key(key)[0])
+        if not check.ok:
+            raise HttpError(400, "Invalid metadata in README.md. " + "; ".join(check.errors))
 
     # ---- reads ------------------------------------------------------------------------------------------------
     def resolve_file(self, repo_id: str, revision: str, path: str) -> None:
