@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 URL_TTL_S = 3600
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_OID_PREFIX = re.compile(r"[0-9a-fA-F]{4,40}")
 
 
 # ---- uploads --------------------------------------------------------------------------------------------------------
@@ -51,6 +52,8 @@ def preupload(req: Request, key: str, rev: str) -> None:
 
 
 def lfs_batch(req: Request, key: str) -> None:
+    """Upload actions for every object this repo does not have yet (a blob elsewhere on the server counts as absent:
+    the answer never tells whether another repo holds a sha256)."""
     payload = req.read_json_object()
     if payload.get("operation") != "upload":
         raise HttpError(400, "Only the 'upload' LFS operation is supported")
@@ -65,9 +68,9 @@ def lfs_batch(req: Request, key: str) -> None:
                             "error": {"code": 422, "message": "Invalid oid or size"}})
             continue
         answer: dict = {"oid": oid, "size": size, "authenticated": True}
-        if not req.hub.storage.has_blob(oid, size):
-            sig = req.hub.sign("up", oid, str(size), expires)
-            query = urlencode({"size": size, "expires": expires, "sig": sig})
+        if not req.hub.storage.repo_has_object(key, oid, size):
+            sig = req.hub.sign("up", key, oid, str(size), expires)
+            query = urlencode({"repo": key, "size": size, "expires": expires, "sig": sig})
             answer["actions"] = {
                 "upload": {"href": f"{req.base_url}/_lfs/upload/{oid}?{query}", "expires_in": URL_TTL_S},
                 "verify": {"href": f"{req.base_url}/{key}.git/info/lfs/objects/verify", "expires_in": URL_TTL_S},
@@ -78,61 +81,93 @@ def lfs_batch(req: Request, key: str) -> None:
 
 
 def lfs_put(req: Request, oid: str) -> None:
-    size, expires, sig = req.query.get("size", ""), req.query.get("expires", "0"), req.query.get("sig", "")
-    if not req.hub.signed_and_fresh(sig, expires, "up", oid, size, expires) or not size.isdigit():
+    """The upload URL of a batch answer: signed for one repo, object and size; the body must be exactly that."""
+    key, size = req.query.get("repo", ""), req.query.get("size", "")
+    expires, sig = req.query.get("expires", "0"), req.query.get("sig", "")
+    if not req.hub.signed_and_fresh(sig, expires, "up", key, oid, size, expires) or not size.isdigit():
         raise HttpError(403, "Invalid or expired upload URL")
+    req.open_body(int(size))  # nothing read yet: a declared length above the signed size is refused now
     req.hub.storage.put_blob_stream(
         iter(lambda: req.body.read(CHUNK), b""), expected_sha256=oid, expected_size=int(size)
     )
+    req.hub.storage.add_repo_objects(key, [oid])
     req.send_json({})
 
 
 def lfs_verify(req: Request, key: str) -> None:
     payload = req.read_json_object()
     oid, size = payload.get("oid"), payload.get("size")
-    if not isinstance(oid, str) or not req.hub.storage.has_blob(oid, size if isinstance(size, int) else None):
-        raise HttpError(404, f"Object {oid} was not uploaded")
+    if not isinstance(oid, str) or isinstance(size, bool) or not isinstance(size, int) \
+            or not req.hub.storage.repo_has_object(key, oid, size):
+        raise HttpError(404, f"Object {oid} was not uploaded to this repo")
     req.send_json({}, content_type="application/vnd.git-lfs+json")
 
 
-def commit(req: Request, key: str, rev: str) -> None:
-    """NDJSON: a header line, then one line per operation (file, lfsFile, deletedFile, deletedFolder)."""
-    header_line = req.body.readline()
+def _commit_header(line: bytes) -> dict:
     try:
-        first = json.loads(header_line or b"{}")
+        first = json.loads(line or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HttpError(400, "Commit payload must be NDJSON") from None
     if not isinstance(first, dict) or first.get("key") != "header" or not isinstance(first.get("value"), dict):
         raise HttpError(400, "The first line of a commit must be its header")
     header = first["value"]
-    if not str(header.get("summary", "")).strip():
-        raise HttpError(400, "A commit needs a summary")
+    summary = header.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise HttpError(400, 'A commit needs a "summary" string')
+    if not isinstance(header.get("description") or "", str):
+        raise HttpError(400, '"description" must be a string')
+    parent = header.get("parentCommit")
+    if parent is not None and (not isinstance(parent, str) or not _OID_PREFIX.fullmatch(parent)):
+        raise HttpError(400, '"parentCommit" must be a commit id (hexadecimal string)')
+    return header
+
+
+def _commit_line(line: bytes) -> tuple[str, dict, str]:
+    """(operation key, value, path) of one NDJSON operation line; 400 if malformed."""
+    try:
+        item = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HttpError(400, "Malformed commit line: not JSON") from None
+    if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(item.get("value"), dict):
+        raise HttpError(400, 'Malformed commit line: expected {"key": <operation>, "value": {...}}')
+    path = item["value"].get("path")
+    if not isinstance(path, str):
+        raise HttpError(400, f'Commit operation {item["key"]!r} needs a "path" string')
+    return item["key"], item["value"], path
+
+
+def commit(req: Request, key: str, rev: str) -> None:
+    """NDJSON: a header line, then one line per operation (file, lfsFile, deletedFile, deletedFolder)."""
+    header = _commit_header(req.body.readline())
     operations: list = []
     lfs_paths = set()
     storage = req.hub.storage
     for line in iter(req.body.readline, b""):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line)
-            op_key, value = item["key"], item["value"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            raise HttpError(400, "Malformed commit line") from None
-        path = str(value.get("path", ""))
+        op_key, value, path = _commit_line(line)
         if op_key == "file":
             if value.get("encoding", "base64") != "base64":
                 raise HttpError(400, f"Unsupported encoding for {path}")
             st.validate_path_in_repo(path)
+            content = value.get("content", "")
+            if not isinstance(content, str):
+                raise HttpError(400, f'"content" of {path} must be a base64 string')
             try:
-                content = base64.b64decode(value.get("content", ""), validate=True)
+                data = base64.b64decode(content, validate=True)
             except (binascii.Error, ValueError):
                 raise HttpError(400, f"Invalid base64 content for {path}") from None
-            operations.append(st.AddFile(path, storage.put_blob(content)))
+            operations.append(st.AddFile(path, storage.put_blob(data, repo=key)))
             lfs_paths.discard(path)
         elif op_key == "lfsFile":
-            oid = str(value.get("oid", ""))
-            if not storage.has_blob(oid, value.get("size")):
-                raise HttpError(400, f"LFS object {oid} for {path} was not uploaded")
+            st.validate_path_in_repo(path)
+            oid, size = value.get("oid"), value.get("size")
+            if not isinstance(oid, str) or isinstance(size, bool) or not isinstance(size, int):
+                raise HttpError(400, f'"lfsFile" {path} needs an "oid" string and an integer "size"')
+            if value.get("algo", "sha256") != "sha256":
+                raise HttpError(400, f"Unsupported LFS hash algorithm for {path}")
+            if not storage.repo_has_object(key, oid, size):
+                raise HttpError(400, f"LFS object {oid} for {path} was not uploaded to this repo")
             operations.append(st.AddFile(path, oid))
             lfs_paths.add(path)
         elif op_key == "deletedFile":
@@ -143,9 +178,8 @@ def commit(req: Request, key: str, rev: str) -> None:
             raise HttpError(400, f"Unsupported commit operation {op_key!r}")
     _check_committed_card(req, key, operations)
     new, pr_num = storage.commit(
-        key, rev, operations, title=str(header["summary"]).strip(),
-        message=str(header.get("description") or ""), author=req.user or "",
-        parent_commit=header.get("parentCommit"), create_pr=req.query_flag("create_pr"),
+        key, rev, operations, title=header["summary"].strip(), message=header.get("description") or "",
+        author=req.user or "", parent_commit=header.get("parentCommit"), create_pr=req.query_flag("create_pr"),
         lfs_paths=frozenset(lfs_paths),
     )
     req.send_json({

@@ -12,6 +12,7 @@ Layout under `root`:
         repo.json                    id, type, owner, private, createdAt (+ sdk for a Space)
         refs.json                    {"branches": {...}, "tags": {...}, "prs": {"1": oid}}  (replaced atomically)
         commits/<oid>.json           immutable: parents, full tree, title, message, author, date
+        objects/<sha256>             empty markers: the blobs this repo may reference (uploaded to it or committed)
         discussions/<num>.json       discussions and pull requests (replaced atomically)
         .lock                        flock'd while a write runs: writes to one repo are serialized
 
@@ -141,6 +142,21 @@ def validate_repo_id(repo_id: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def validate_ref_name(name: str, kind: str = "tag") -> str:
+    """git's ref-name rules (git check-ref-format) for a branch or tag name; InvalidRequest otherwise."""
+    problems = (
+        not name or name == "@" or name.startswith(("/", "refs/", "-")) or name.endswith(("/", "."))
+        or ".." in name or "//" in name or "@{" in name or _REF_FORBIDDEN.search(name)
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+    )
+    if problems:
+        raise InvalidRequest(f"Invalid {kind} name {name!r}: not a valid git reference name (see git check-ref-format)")
+    return name
+
+
 def validate_path_in_repo(path: str) -> str:
     if not path or path.startswith("/") or path.endswith("/") or "\\" in path or "\x00" in path:
         raise InvalidRequest(f"Invalid path in repo: {path!r}")
@@ -239,9 +255,12 @@ class Storage:
         path = self.blob_path(sha256)
         return path.is_file() and (size is None or path.stat().st_size == size)
 
-    def put_blob(self, data: bytes) -> str:
-        """Store bytes; returns their sha256."""
-        return self.put_blob_stream(_chunks(data), expected_size=len(data))
+    def put_blob(self, data: bytes, *, repo: str | None = None) -> str:
+        """Store bytes (and, with `repo`, make them visible to that repo); returns their sha256."""
+        sha256 = self.put_blob_stream(_chunks(data), expected_size=len(data))
+        if repo is not None:
+            self.add_repo_objects(repo, [sha256])
+        return sha256
 
     def put_blob_stream(
         self, chunks: Iterator[bytes], *, expected_sha256: str | None = None, expected_size: int | None = None
@@ -278,6 +297,33 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
+
+    # ---- which blobs a repo may reference ---------------------------------------------------------------------
+    # Blobs are stored once for the whole server, but a repo sees only those uploaded to it or already in one of its
+    # commits: otherwise a commit could reference (and so publish) another user's private file by its sha256, and the
+    # LFS batch answer would tell anyone whether a sha256 exists anywhere.
+    def _objects_dir(self, repo_id: str) -> Path:
+        folder = self._repo_dir(repo_id) / "objects"
+        if not folder.is_dir():  # a repo written before per-repo objects: index what its commits reference
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in (self._repo_dir(repo_id) / "commits").glob("*.json"):
+                for entry in json.loads(path.read_text())["tree"].values():
+                    (folder / entry["sha256"]).touch()
+        return folder
+
+    def add_repo_objects(self, repo_id: str, sha256s: list[str]) -> None:
+        folder = self._objects_dir(repo_id)
+        for sha256 in sha256s:
+            if _SHA256_RE.match(sha256):
+                (folder / sha256).touch()
+
+    def repo_has_object(self, repo_id: str, sha256: str, size: int | None = None) -> bool:
+        """The blob exists, has `size` (if given), and was uploaded to or committed in this repo."""
+        return (
+            self.has_blob(sha256, size)
+            and self.repo_exists(repo_id)
+            and (self._objects_dir(repo_id) / sha256).is_file()
+        )
 
     def open_blob(self, sha256: str) -> IO[bytes]:
         return open(self.blob_path(sha256), "rb")
@@ -353,6 +399,8 @@ class Storage:
             (repo_dir / "discussions").mkdir(exist_ok=True)
             sha = self.put_blob(DEFAULT_GITATTRIBUTES.encode())
             entry = self._file_entry(".gitattributes", sha, lfs_patterns=[], force_lfs=False)
+            (repo_dir / "objects").mkdir(exist_ok=True)
+            (repo_dir / "objects" / sha).touch()
             commit = self._write_commit(repo_dir, (), {".gitattributes": entry}, "initial commit", "", owner)
             write_json_atomic(repo_dir / "refs.json", {"branches": {"main": commit.oid}, "tags": {}, "prs": {}})
             # repo.json last: the repo becomes visible only once it is complete
@@ -499,7 +547,8 @@ class Storage:
         With `create_pr`, the commit goes to a new `refs/pr/N` based on `revision` and a pull request is opened;
         otherwise the branch (or open PR ref) moves. `parent_commit` (a full or prefix oid) must be the current head
         of `revision`, else ParentCommitMismatch. `lfs_paths` were committed as LFS pointers and are stored as LFS.
-        All blobs must be in the store before the call. Nothing is visible until the ref file is replaced.
+        Every added blob must be visible to the repo (`put_blob(repo=...)`, `add_repo_objects`), else
+        ObjectNotFound. Nothing is visible until the ref file is replaced.
         """
         with self.repo_lock(repo_id):
             kind, name = self._writable_ref(repo_id, revision)
@@ -515,8 +564,8 @@ class Storage:
             for op in operations:
                 if isinstance(op, AddFile):
                     validate_path_in_repo(op.path)
-                    if not self.has_blob(op.sha256):
-                        raise InvalidRequest(f"File {op.path}: object {op.sha256} was not uploaded")
+                    if not self.repo_has_object(repo_id, op.sha256):
+                        raise ObjectNotFound(f"File {op.path}: object {op.sha256} was not uploaded to this repo")
                     added[op.path] = op.sha256
                     tree[op.path] = None  # type: ignore[assignment]  # placeholder, filled below
                 elif isinstance(op, DeleteFile):
@@ -558,8 +607,7 @@ class Storage:
             return new, pr_num
 
     def create_branch(self, repo_id: str, branch: str, starting_point: str | None) -> None:
-        if not branch or branch.startswith("refs/") or ".." in branch or branch.endswith("/") or " " in branch:
-            raise InvalidRequest(f"Invalid reference for a branch: {branch}")
+        validate_ref_name(branch, "branch")
         with self.repo_lock(repo_id):
             refs = self.refs(repo_id)
             if branch in refs["branches"]:
@@ -579,8 +627,7 @@ class Storage:
             self._write_refs(repo_id, refs)
 
     def create_tag(self, repo_id: str, tag: str, revision: str) -> str:
-        if not tag or tag.startswith("refs/") or ".." in tag or " " in tag:
-            raise InvalidRequest(f"Invalid tag name: {tag}")
+        validate_ref_name(tag, "tag")
         with self.repo_lock(repo_id):
             refs = self.refs(repo_id)
             if tag in refs["tags"]:
