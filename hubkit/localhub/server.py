@@ -89,14 +89,23 @@ class LocalHub:
 
     `tokens` maps a token to its user name: that user may write to repos in its namespace. `lfs_uploads=True` makes
     preupload answer "lfs" for LFS files (for clients with HF_HUB_DISABLE_XET=1 only; see the module docstring).
+    `merge_mode` is how pull requests merge: "squash" (default, as the Hub: a new commit "title (#N)") or
+    "fast-forward" (main moves to the PR head when it has not moved). Attributes a test may change while it runs:
+    `lfs_uploads`, `merge_mode`, `max_json_bytes`, `max_commit_bytes` (body limits), `tree_page_size`,
+    `commits_page_size`.
     """
 
-    def __init__(self, httpd: _Server, storage: st.Storage, tokens: dict[str, str], lfs_uploads: bool):
+    def __init__(
+        self, httpd: _Server, storage: st.Storage, tokens: dict[str, str], lfs_uploads: bool, merge_mode: str
+    ):
         self._httpd = httpd
         self.storage = storage
         self.root = storage.root
         self._tokens = dict(tokens)
         self.lfs_uploads = lfs_uploads
+        if merge_mode not in st.MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {st.MERGE_MODES}, not {merge_mode!r}")
+        self.merge_mode = merge_mode
         self.max_json_bytes = MAX_JSON_BYTES
         self.max_commit_bytes = MAX_COMMIT_BYTES
         self._secret = secrets.token_bytes(32)
@@ -121,6 +130,7 @@ class LocalHub:
         port: int = 0,
         *,
         lfs_uploads: bool = False,
+        merge_mode: str = "squash",
         background: bool = True,
     ) -> LocalHub:
         """Serve `root` (port 0: a free port). The socket listens on return, so clients may connect at once.
@@ -131,7 +141,7 @@ class LocalHub:
         tokens = {"token": "user"} if tokens is None else tokens
         storage = st.Storage(root)
         httpd = _Server((host, port), Request)
-        hub = cls(httpd, storage, tokens, lfs_uploads)
+        hub = cls(httpd, storage, tokens, lfs_uploads, merge_mode)
         httpd.hub = hub
         if background:
             hub._thread = threading.Thread(

@@ -113,6 +113,8 @@ def is_binary_sample(sample: bytes) -> bool:
 
 
 REPO_TYPES = ("model", "dataset", "space")
+#: How a pull request is merged: "squash" (the Hub's way) or "fast-forward" (see Storage.merge_pull_request).
+MERGE_MODES = ("squash", "fast-forward")
 #: The SDKs a Space may declare (huggingface_hub.constants.SPACES_SDK_TYPES).
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 
@@ -487,6 +489,13 @@ class Storage:
                 return Resolved(self.get_commit(repo_id, candidates[0]), candidates[0])
         raise RevisionNotFound(f"Invalid rev id: {revision}")
 
+    def _commit_by_prefix(self, repo_id: str, prefix: str) -> Commit:
+        if _HEX_RE.match(prefix):
+            found = list((self._repo_dir(repo_id) / "commits").glob(f"{prefix.lower()}*.json"))
+            if len(found) == 1:
+                return self.get_commit(repo_id, found[0].stem)
+        raise RevisionNotFound(f"Invalid rev id: {prefix} is not a commit of {repo_id}")
+
     def history(self, repo_id: str, oid: str) -> Iterator[Commit]:
         """First-parent history, newest first."""
         current: str | None = oid
@@ -544,9 +553,11 @@ class Storage:
     ) -> tuple[Commit, int | None]:
         """Apply `operations` on top of `revision` as one commit. Returns (commit, pull request number or None).
 
-        With `create_pr`, the commit goes to a new `refs/pr/N` based on `revision` and a pull request is opened;
-        otherwise the branch (or open PR ref) moves. `parent_commit` (a full or prefix oid) must be the current head
-        of `revision`, else ParentCommitMismatch. `lfs_paths` were committed as LFS pointers and are stored as LFS.
+        With `create_pr`, the commit goes to a new `refs/pr/N` and a pull request into `revision` is opened; the
+        commit is made on top of `parent_commit` when given (as the Hub does: the PR is opened from that parent even
+        if `revision` moved since; the merge applies it on top), else on top of `revision`'s head. Without
+        `create_pr` the branch (or open PR ref) moves, and `parent_commit` (a full or prefix oid) must be its current
+        head, else ParentCommitMismatch. `lfs_paths` were committed as LFS pointers and are stored as LFS.
         Every added blob must be visible to the repo (`put_blob(repo=...)`, `add_repo_objects`), else
         ObjectNotFound. Nothing is visible until the ref file is replaced.
         """
@@ -554,7 +565,9 @@ class Storage:
             kind, name = self._writable_ref(repo_id, revision)
             refs = self.refs(repo_id)
             head = self.get_commit(repo_id, refs[kind][name])
-            if parent_commit is not None and not head.oid.startswith(parent_commit.lower()):
+            if parent_commit is not None and create_pr:
+                head = self._commit_by_prefix(repo_id, parent_commit)
+            elif parent_commit is not None and not head.oid.startswith(parent_commit.lower()):
                 raise ParentCommitMismatch(
                     f"A commit has happened since: {revision} is at {head.oid}, not {parent_commit}. Please refresh"
                     " and try again."
@@ -721,13 +734,19 @@ class Storage:
             self._discussions(repo_id).append(num, *events, status=status)
         return event
 
-    def merge_pull_request(self, repo_id: str, num: int, author: str, comment: str | None) -> str:
+    def merge_pull_request(
+        self, repo_id: str, num: int, author: str, comment: str | None, *, mode: str = "squash"
+    ) -> str:
         """Merge PR `num` into its base branch; returns the commit the base branch now points at.
 
-        If the base has not moved since the PR was opened, the branch fast-forwards to the PR's head (so the commit
-        that was tested is exactly the one merged). Otherwise the PR's changes are applied on top of the base as a
-        merge commit, and a path changed on both sides is a Conflict.
+        `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
+        "<PR title> (#N)", whose tree is the base's with the PR's changes applied; its sha differs from the PR head.
+        `mode="fast-forward"`: if the base has not moved since the PR was opened, the branch moves to the PR's head
+        (the tested commit is the merged one); otherwise a two-parent merge commit. In both modes a path changed on
+        both sides since the PR was opened is a Conflict.
         """
+        if mode not in MERGE_MODES:
+            raise InvalidRequest(f"Unknown merge mode {mode!r}: expected one of {', '.join(MERGE_MODES)}")
         with self.repo_lock(repo_id):
             discussion = self.get_discussion(repo_id, num)
             if not discussion.is_pull_request:
@@ -741,28 +760,20 @@ class Storage:
             branch = base[len("refs/heads/"):]
             base_head = self.get_commit(repo_id, refs["branches"][branch])
             pr_head = self.get_commit(repo_id, refs["prs"][str(num)])
-            if base_head.oid == discussion.from_commit:
+            origin_oid = discussion.from_commit or base_head.oid
+            if mode == "fast-forward" and base_head.oid == origin_oid:
                 merged = pr_head.oid
             else:
-                origin = self.get_commit(repo_id, discussion.from_commit or base_head.oid)
-                ours = _changed_paths(origin.tree, base_head.tree)
-                theirs = _changed_paths(origin.tree, pr_head.tree)
-                conflicts = sorted(
-                    p for p in ours & theirs if base_head.tree.get(p) != pr_head.tree.get(p)
-                )
-                if conflicts:
-                    raise Conflict(f"Merge conflict in: {', '.join(conflicts)}")
-                tree = dict(base_head.tree)
-                for path in theirs:
-                    if path in pr_head.tree:
-                        tree[path] = pr_head.tree[path]
-                    else:
-                        tree.pop(path, None)
-                commit = self._write_commit(
-                    self._repo_dir(repo_id), (base_head.oid, pr_head.oid), tree, discussion.title,
-                    f"Merge pull request #{num}", author,
-                )
-                merged = commit.oid
+                tree = self._apply_changes(base_head, self.get_commit(repo_id, origin_oid), pr_head)
+                if mode == "squash":
+                    pr_commits = list(self._commits_since(repo_id, pr_head.oid, origin_oid))
+                    message = "\n".join(f"- {c.title} ({c.oid[:7]})" for c in reversed(pr_commits))
+                    parents: tuple[str, ...] = (base_head.oid,)
+                    title = f"{discussion.title} (#{num})"
+                else:
+                    parents, title = (base_head.oid, pr_head.oid), discussion.title
+                    message = f"Merge pull request #{num}"
+                merged = self._write_commit(self._repo_dir(repo_id), parents, tree, title, message, author).oid
             refs["branches"][branch] = merged
             self._write_refs(repo_id, refs)
             events = (comment_event(author, comment),) if comment else ()
@@ -770,6 +781,29 @@ class Storage:
                 num, *events, status_event(author, "merged"), status="merged", merge_commit_id=merged
             )
             return merged
+
+    @staticmethod
+    def _apply_changes(base_head: Commit, origin: Commit, pr_head: Commit) -> dict[str, FileEntry]:
+        """The base's tree with the changes `origin` -> `pr_head` applied; Conflict if both sides changed a path."""
+        ours = _changed_paths(origin.tree, base_head.tree)
+        theirs = _changed_paths(origin.tree, pr_head.tree)
+        conflicts = sorted(p for p in ours & theirs if base_head.tree.get(p) != pr_head.tree.get(p))
+        if conflicts:
+            raise Conflict(f"Merge conflict in: {', '.join(conflicts)}")
+        tree = dict(base_head.tree)
+        for path in theirs:
+            if path in pr_head.tree:
+                tree[path] = pr_head.tree[path]
+            else:
+                tree.pop(path, None)
+        return tree
+
+    def _commits_since(self, repo_id: str, head: str, stop: str) -> Iterator[Commit]:
+        """First-parent history from `head` back to (not including) `stop`."""
+        for commit in self.history(repo_id, head):
+            if commit.oid == stop:
+                return
+            yield commit
 
 
 def _changed_paths(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> set[str]:
