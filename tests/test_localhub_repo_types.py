@@ -26,7 +26,7 @@ FIQA = "explodinggradients/fiqa"
 SENTENCES = [("Profit rose 12 percent.", 2), ("Sales were flat.", 1), ("The company cut its outlook.", 0)]
 QUESTIONS = [("What is an ETF?", ["An exchange-traded fund."]), ("Why diversify?", ["To lower risk.", "Safety."])]
 
-FIQA_README = f"""---
+FIQA_README = """---
 license: cc-by-sa-4.0
 configs:
 - config_name: main

@@ -115,6 +115,7 @@ class LocalHub:
         self.tree_page_size = 1000
         self.commits_page_size = 50
         host, port = httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         self.url = f"http://{host}:{port}"
         self._thread: threading.Thread | None = None
 

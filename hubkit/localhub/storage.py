@@ -140,7 +140,9 @@ def validate_repo_id(repo_id: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts) or any(
         ".." in p or "--" in p or p.endswith(".git") for p in parts
     ):
-        raise InvalidRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'")
+        raise InvalidRequest(
+            f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'"
+        )
     return parts[0], parts[1]
 
 
