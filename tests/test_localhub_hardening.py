@@ -270,3 +270,17 @@ def test_hub_serve_reads_tokens_from_a_file(tmp_path: Path):
     assert result.exit_code == 2 and "line 1" in result.output and sentinel not in result.output
     result = CliRunner().invoke(cli, ["hub", "serve", "--token-file", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "cannot read --token-file" in result.output
+
+
+def test_a_root_written_before_per_repo_objects_keeps_working(local_hub: LocalHub):
+    api = hub_api(local_hub)
+    api.create_repo(REPO)
+    weights = os.urandom(2048)
+    api.create_commit(REPO, operations=[CommitOperationAdd("w.bin", weights)], commit_message="w")
+    objects = local_hub.root / "repos" / USER / "hardened" / "objects"
+    for marker in objects.iterdir():  # as an older server left it: no objects/ folder
+        marker.unlink()
+    objects.rmdir()
+    oid = hashlib.sha256(weights).hexdigest()
+    assert local_hub.storage.repo_has_object(REPO, oid, len(weights))  # indexed from the repo's commits
+    assert _lfs_batch(local_hub, REPO, TOKEN, weights).get("actions") is None

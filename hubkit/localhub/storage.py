@@ -308,11 +308,15 @@ class Storage:
     # LFS batch answer would tell anyone whether a sha256 exists anywhere.
     def _objects_dir(self, repo_id: str) -> Path:
         folder = self._repo_dir(repo_id) / "objects"
-        if not folder.is_dir():  # a repo written before per-repo objects: index what its commits reference
-            folder.mkdir(parents=True, exist_ok=True)
-            for path in (self._repo_dir(repo_id) / "commits").glob("*.json"):
-                for entry in json.loads(path.read_text())["tree"].values():
-                    (folder / entry["sha256"]).touch()
+        if folder.is_dir():
+            return folder
+        with self._locks_guard:  # a repo written before per-repo objects: index what its commits reference, once
+            if not folder.is_dir():
+                building = Path(tempfile.mkdtemp(dir=self._repo_dir(repo_id), prefix=".objects-"))
+                for path in (self._repo_dir(repo_id) / "commits").glob("*.json"):
+                    for entry in json.loads(path.read_text())["tree"].values():
+                        (building / entry["sha256"]).touch()
+                os.replace(building, folder)  # readers see no folder, or the complete index
         return folder
 
     def add_repo_objects(self, repo_id: str, sha256s: list[str]) -> None:
