@@ -12,12 +12,17 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 CHUNK = 1024 * 1024
 #: An error answer drains at most this much unread body to keep the connection; a larger one closes it.
 _DRAIN_LIMIT = 64 * 1024
+#: After an early error answer on a connection that will close: discard at most this much, for at most this long.
+_LINGER_BYTES = 8 * 1024 * 1024
+_LINGER_S = 1.0
 
 
 class HttpError(Exception):
@@ -204,6 +209,25 @@ class HttpHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             headers["Connection"] = "close"
         self.send_json({"error": message}, status=exc.status, headers=headers)
+        if self.close_connection:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Closing with unread bytes makes the kernel send RST, which can destroy the answer before the client reads
+        it. So: send the answer, shut our side, and discard what the client still sends, within a byte and time cap."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(_LINGER_S)
+            deadline = time.monotonic() + _LINGER_S
+            discarded = 0
+            while discarded < _LINGER_BYTES and time.monotonic() < deadline:
+                data = self.connection.recv(CHUNK)
+                if not data:
+                    break
+                discarded += len(data)
+        except OSError:
+            pass
 
     def send(self, status: int, body: bytes = b"", headers: dict | None = None, content_type: str | None = None):
         self.send_response(status)
