@@ -104,7 +104,5 @@ def change_status(req: Request, key: str, num: str) -> None:
 
 def merge(req: Request, key: str, num: str) -> None:
     payload = req.read_json_object()
-    oid = req.hub.storage.merge_pull_request(
-        key, _num(num), req.user or "", field_str(payload, "comment", None), mode=req.hub.merge_mode
-    )
+    oid = req.hub.storage.merge_pull_request(key, _num(num), req.user or "", field_str(payload, "comment", None))
     req.send_json({"mergeCommitId": oid})

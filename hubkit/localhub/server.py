@@ -103,8 +103,6 @@ class LocalHub:
         self.root = storage.root
         self._tokens = dict(tokens)
         self.lfs_uploads = lfs_uploads
-        if merge_mode not in st.MERGE_MODES:
-            raise ValueError(f"merge_mode must be one of {st.MERGE_MODES}, not {merge_mode!r}")
         self.merge_mode = merge_mode
         self.max_json_bytes = MAX_JSON_BYTES
         self.max_commit_bytes = MAX_COMMIT_BYTES
@@ -118,6 +116,17 @@ class LocalHub:
         host = host.decode() if isinstance(host, bytes) else host
         self.url = f"http://{host}:{port}"
         self._thread: threading.Thread | None = None
+
+    @property
+    def merge_mode(self) -> str:
+        """How pull requests merge: "squash" (the Hub's way) or "fast-forward"; may change while the server runs."""
+        return self.storage.merge_mode
+
+    @merge_mode.setter
+    def merge_mode(self, mode: str) -> None:
+        if mode not in st.MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {st.MERGE_MODES}, not {mode!r}")
+        self.storage.merge_mode = mode
 
     def __repr__(self) -> str:  # never shows tokens
         return f"LocalHub(url={self.url!r}, root={str(self.root)!r})"

@@ -246,6 +246,7 @@ class Storage:
             with contextlib.suppress(OSError):
                 if time.time() - leftover.lstat().st_mtime > 3600:
                     shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        self.merge_mode = "squash"  # how pull requests merge (see merge_pull_request)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -741,16 +742,17 @@ class Storage:
         return event
 
     def merge_pull_request(
-        self, repo_id: str, num: int, author: str, comment: str | None, *, mode: str = "squash"
+        self, repo_id: str, num: int, author: str, comment: str | None, *, mode: str | None = None
     ) -> str:
         """Merge PR `num` into its base branch; returns the commit the base branch now points at.
 
-        `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
+        `mode` (default: the store's `merge_mode`, which LocalHub sets) is one of MERGE_MODES. `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
         "<PR title> (#N)", whose tree is the base's with the PR's changes applied; its sha differs from the PR head.
         `mode="fast-forward"`: if the base has not moved since the PR was opened, the branch moves to the PR's head
         (the tested commit is the merged one); otherwise a two-parent merge commit. In both modes a path changed on
         both sides since the PR was opened is a Conflict.
         """
+        mode = mode or self.merge_mode
         if mode not in MERGE_MODES:
             raise InvalidRequest(f"Unknown merge mode {mode!r}: expected one of {', '.join(MERGE_MODES)}")
         with self.repo_lock(repo_id):
