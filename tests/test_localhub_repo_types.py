@@ -126,6 +126,7 @@ def test_space_repo_create_commit_download_and_id_taken_by_a_model(local_hub: Lo
     ])
     info = api.space_info(space)
     assert info.sdk == "gradio" and info.card_data["models"] == ["alice/model"]
+    assert info.runtime.stage == api.get_space_runtime(space).stage == "STOPPED"  # built by nobody: runs locally
     assert {s.rfilename for s in info.siblings} == {".gitattributes", "README.md", "app.py"}
     path = hf_hub_download(space, "app.py", repo_type="space", endpoint=local_hub.url, cache_dir=tmp_path / "c")
     assert Path(path).read_bytes() == b"import gradio as gr\n"

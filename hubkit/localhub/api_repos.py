@@ -141,9 +141,24 @@ def repo_info(req: Request, key: str, rev: str | None = None) -> None:
         info.update(downloads=0, tags=dataset_tags(card or {}))
     else:
         info.update(sdk=meta.get("sdk"), tags=[meta.get("sdk") or "", "region:us"], subdomain=None,
-                    runtime={"stage": "NO_APP_FILE" if "app.py" not in commit.tree else "STOPPED",
-                             "hardware": {"current": None, "requested": "cpu-basic"}})
+                    runtime=_space_runtime(commit, card))
     req.send_json(info)
+
+
+def _space_runtime(commit: st.Commit, card: dict | None) -> dict:
+    """A local Hub builds nothing: a Space is STOPPED once its app file exists (hubkit space --serve runs it)."""
+    app_file = (card or {}).get("app_file") or "app.py"
+    stage = "STOPPED" if app_file in commit.tree else "NO_APP_FILE"
+    return {"stage": stage, "hardware": {"current": None, "requested": "cpu-basic"}, "storage": None,
+            "gcTimeout": None, "replicas": {"current": 0, "requested": 1}, "devMode": False}
+
+
+def space_runtime(req: Request, key: str) -> None:
+    """`/api/spaces/{id}/runtime` (HfApi.get_space_runtime)."""
+    if st.split_repo_key(key)[0] != "space":
+        raise HttpError(404, "Runtime is only available for Spaces", "RepoNotFound")
+    commit = req.resolve(key, None).commit
+    req.send_json(_space_runtime(commit, _card_data(req, commit)))
 
 
 def _card_data(req: Request, commit: st.Commit) -> dict | None:

@@ -62,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
     _route("PUT", "{repo_api}/settings", repos.settings, WRITE, JSON),
     _route("GET", "{repo_api}/auth-check", repos.auth_check, READ),
     _route("GET", "{repo_api}/refs", repos.list_refs, READ),
+    _route("GET", "{repo_api}/runtime", repos.space_runtime, READ),
     _route("POST", "{repo_api}/branch/(?P<branch>.+)", repos.create_branch, WRITE, JSON),
     _route("DELETE", "{repo_api}/branch/(?P<branch>.+)", repos.delete_branch, WRITE),
     _route("POST", "{repo_api}/tag/{rev}", repos.create_tag, WRITE, JSON),
