@@ -746,7 +746,8 @@ class Storage:
     ) -> str:
         """Merge PR `num` into its base branch; returns the commit the base branch now points at.
 
-        `mode` (default: the store's `merge_mode`, which LocalHub sets) is one of MERGE_MODES. `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
+        `mode` (default: the store's `merge_mode`, which LocalHub sets) is one of MERGE_MODES.
+        `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
         "<PR title> (#N)", whose tree is the base's with the PR's changes applied; its sha differs from the PR head.
         `mode="fast-forward"`: if the base has not moved since the PR was opened, the branch moves to the PR's head
         (the tested commit is the merged one); otherwise a two-parent merge commit. In both modes a path changed on
