@@ -22,7 +22,7 @@ _EXPORTS = {
     "wait_until_up": "serve",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605
 
 
 def __getattr__(name: str):

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
-from ..card.lint import REGEX_YAML_BLOCK, LintProblem
-from ..card.lint import check_tokens  # hubkit's one token check (the card's); re-point here if it moves
-from .render import APP_FILE, MODEL_ID_ENV, README_FILE, REQUIREMENTS_FILE, SDK, SHORT_DESCRIPTION_MAX, TRANSFORMERS_PIN
+from ..card.lint import (
+    REGEX_YAML_BLOCK,
+    LintProblem,
+    check_tokens,  # hubkit's one token check (the card's); re-point here if it moves
+)
+from .render import (
+    APP_FILE,
+    MODEL_ID_ENV,
+    README_FILE,
+    REQUIREMENTS_FILE,
+    SDK,
+    SHORT_DESCRIPTION_MAX,
+    TRANSFORMERS_PIN,
+)
 
 REQUIRED_FIELDS = ("title", "emoji", "sdk", "sdk_version", "app_file", "license", "short_description", "models")
 # The colors the Hub accepts for a Space's card (colorFrom / colorTo).

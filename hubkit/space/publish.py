@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import HubkitError
 from ..record import RECORD_FILENAME, RunRecord

@@ -100,7 +100,10 @@ def sentiment_format(record: RunRecord) -> dict[str, str] | None:
     """The options-format question and context prefix when a dataset of the run used it, else None."""
     if not any(d.format == "options" for d in record.datasets):
         return None
-    from ..train.data import OPTIONS_PREFIX, SENTIMENT_QUESTION  # the dataset recipes' one owner
+    from ..train.data import (  # the dataset recipes' one owner
+        OPTIONS_PREFIX,
+        SENTIMENT_QUESTION,
+    )
 
     return {"question": SENTIMENT_QUESTION, "prefix": OPTIONS_PREFIX}
 

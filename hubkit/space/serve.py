@@ -23,12 +23,15 @@ def require_gradio() -> None:
         raise HubkitError("gradio is not installed: pip install 'hubkit[space]'")
 
 
-def app_env(model_id: str, host: str, port: int, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The app's environment: the model id, where to listen, and no analytics calls (the app may run offline)."""
+def app_env(model_id: str | None, host: str, port: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The app's environment: where to listen, no analytics calls (the app may run offline), and the model id (None:
+    the app's default, the model the Space was published for)."""
     env = dict(os.environ if base is None else base)
+    env.pop(MODEL_ID_ENV, None)
+    if model_id is not None:
+        env[MODEL_ID_ENV] = model_id
     env.update(
         {
-            MODEL_ID_ENV: model_id,
             "GRADIO_SERVER_NAME": host,
             "GRADIO_SERVER_PORT": str(port),
             "GRADIO_ANALYTICS_ENABLED": "False",
@@ -39,7 +42,7 @@ def app_env(model_id: str, host: str, port: int, base: dict[str, str] | None = N
     return env
 
 
-def start_app(folder: str | Path, model_id: str, *, host: str = "127.0.0.1", port: int = 7860,
+def start_app(folder: str | Path, model_id: str | None = None, *, host: str = "127.0.0.1", port: int = 7860,
               env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """Start `python app.py` in `folder` (a Space) in the background; see `wait_until_up`."""
     folder = Path(folder)
@@ -68,6 +71,7 @@ def serve(folder: str | Path, model_id: str, *, host: str = "127.0.0.1", port: i
     """Run the app in the foreground until it exits (Ctrl-C stops it); returns its exit code."""
     require_gradio()
     try:
-        return subprocess.run([sys.executable, APP_FILE], cwd=Path(folder), env=app_env(model_id, host, port)).returncode
+        command = [sys.executable, APP_FILE]
+        return subprocess.run(command, cwd=Path(folder), env=app_env(model_id, host, port), check=False).returncode
     except KeyboardInterrupt:
         return 0
