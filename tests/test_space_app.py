@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from hubkit.errors import HubkitError
 from hubkit.localhub import LocalHub
 from hubkit.record import RunRecord
 
@@ -77,7 +78,7 @@ def app(published, tmp_path_factory):
     try:
         try:
             wait_until_up(url, process, timeout=240)
-        except Exception:
+        except HubkitError:
             pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
         yield url, record
     finally:
@@ -170,7 +171,7 @@ def test_space_serve_runs_the_app_locally_before_publishing(published, tmp_path)
     try:
         try:
             wait_until_up(f"http://127.0.0.1:{port}/", process, timeout=240)
-        except Exception:
+        except HubkitError:
             pytest.fail(f"hubkit space --serve did not serve: {log.read_text()[-2000:]}")
         example = record.smoke_examples[-1]
         answer, _ = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
