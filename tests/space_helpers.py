@@ -6,7 +6,11 @@ covers it), with the card rendered for the repo id it is published under, as `hu
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
+
+import pytest
 
 from hubkit.localhub import LocalHub
 
@@ -27,3 +31,13 @@ def publish_model(hub: LocalHub, token: str, repo_id: str, run: Path) -> str:
     api = HfApi(endpoint=hub.url, token=token)
     api.create_repo(repo_id, exist_ok=True)
     return api.create_commit(repo_id, operations, commit_message="hubkit: publish run (test)").oid
+
+
+def require_gradio() -> None:
+    """Skip the calling test module where gradio (the `[space]` extra) is not installed; fail instead in CI."""
+    if importlib.util.find_spec("gradio") is not None and importlib.util.find_spec("gradio_client") is not None:
+        return
+    reason = "gradio is not installed: pip install -e '.[space]'"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI installs it)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)

@@ -83,6 +83,10 @@ def test_rendered_space_is_deterministic_complete_and_lint_clean():
 def test_default_sdk_version_is_the_installed_gradio():
     from importlib.metadata import version
 
+    from .space_helpers import require_gradio
+
+    require_gradio()
+
     space = render_space(_record(), MODEL, SPACE)
     assert _front_matter(space.files[README_FILE])["sdk_version"] == version("gradio") == installed_gradio_version()
 

@@ -24,12 +24,14 @@ from hubkit.localhub import LocalHub
 from hubkit.record import RunRecord
 
 from .conftest import ROOT
-from .space_helpers import publish_model
+from .space_helpers import publish_model, require_gradio
 from .test_smoke import SENTINEL, USER, build_run
 
 MODEL = f"{USER}/tiny-finance-qa"
 SPACE = f"{USER}/tiny-finance-qa-demo"
 SCREENSHOT = ROOT / "docs" / "space-demo.png"
+
+require_gradio()  # the app runs on gradio (the [space] extra)
 
 
 def free_port() -> int:

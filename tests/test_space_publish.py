@@ -18,10 +18,12 @@ from hubkit.localhub import LocalHub
 from hubkit.record import RunRecord
 from hubkit.space.render import render_space
 
-from .space_helpers import publish_model
+from .space_helpers import publish_model, require_gradio
 from .test_smoke import SENTINEL, USER, build_run
 
 OUTPUTS: list[str] = []
+
+require_gradio()  # the app runs on gradio (the [space] extra)
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,12 @@ from hubkit.record import RunRecord
 
 from .conftest import ROOT
 from .localhub_helpers import TOKEN, USER, hub_api, local_hub, subprocess_env  # noqa: F401  (fixture)
+from .space_helpers import require_gradio
 from .test_space_app import app_environment, free_port
 
 TINY = ROOT / "pipeline" / "tiny.yaml"
+
+require_gradio()  # the app runs on gradio (the [space] extra)
 
 
 def _release(hub, tmp_path: Path, run_dir: Path, repo: str) -> subprocess.CompletedProcess:
@@ -30,7 +33,7 @@ def _release(hub, tmp_path: Path, run_dir: Path, repo: str) -> subprocess.Comple
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900, check=False)
 
 
-def test_release_with_space_publishes_model_card_link_and_demo_then_changes_nothing(local_hub, tmp_path):
+def test_release_with_space_publishes_model_card_link_and_demo_then_changes_nothing(local_hub, tmp_path):  # noqa: F811
     from gradio_client import Client
     from huggingface_hub import snapshot_download
 
