@@ -129,15 +129,16 @@ def test_pull_request_merge_tag_and_refs(local_hub: LocalHub):
     api.merge_pull_request(REPO, 1, comment="smoke test passed")
     details = api.get_discussion_details(REPO, 1)
     assert details.status == "merged" and details.target_branch == "refs/heads/main"
-    assert details.merge_commit_oid == _head(api) == pr.oid  # base had not moved: fast-forward
+    merged = details.merge_commit_oid
+    assert merged == _head(api) != pr.oid  # squash-merged into a new commit, as the Hub does
 
-    api.create_tag(REPO, tag="v1.0.0", revision=details.merge_commit_oid)
+    api.create_tag(REPO, tag="v1.0.0", revision=merged)
     with pytest.raises(HfHubHTTPError) as excinfo:
         api.create_tag(REPO, tag="v1.0.0")
     assert excinfo.value.response.status_code == 409
     api.create_branch(REPO, branch="dev")
     refs = api.list_repo_refs(REPO, include_pull_requests=True)
-    assert {(r.name, r.target_commit) for r in refs.tags} == {("v1.0.0", pr.oid)}
+    assert {(r.name, r.target_commit) for r in refs.tags} == {("v1.0.0", merged)}
     assert {r.name for r in refs.branches} == {"main", "dev"}
     assert [(r.ref, r.target_commit) for r in refs.pull_requests] == [("refs/pr/1", pr.oid)]
     api.delete_tag(REPO, tag="v1.0.0")
@@ -148,18 +149,7 @@ def test_pull_request_merge_tag_and_refs(local_hub: LocalHub):
                                create_pr=True)
     api.change_discussion_status(REPO, second.pr_num, new_status="closed")
     assert api.get_discussion_details(REPO, second.pr_num).status == "closed"
-    assert _head(api) == pr.oid
-
-
-def test_merge_applies_pr_on_top_of_a_moved_base(local_hub: LocalHub):
-    api = hub_api(local_hub)
-    api.create_repo(REPO)
-    pr = api.create_commit(REPO, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="a", create_pr=True)
-    api.create_commit(REPO, operations=[CommitOperationAdd("b.txt", b"b")], commit_message="b")
-    api.merge_pull_request(REPO, pr.pr_num)
-    merged = api.get_discussion_details(REPO, pr.pr_num).merge_commit_oid
-    assert merged == _head(api) != pr.oid
-    assert {f.path for f in api.list_repo_tree(REPO)} == {".gitattributes", "a.txt", "b.txt"}
+    assert _head(api) == merged
 
 
 def test_parent_commit_mismatch_is_412_and_changes_nothing(local_hub: LocalHub):

@@ -26,7 +26,7 @@ FIQA = "explodinggradients/fiqa"
 SENTENCES = [("Profit rose 12 percent.", 2), ("Sales were flat.", 1), ("The company cut its outlook.", 0)]
 QUESTIONS = [("What is an ETF?", ["An exchange-traded fund."]), ("Why diversify?", ["To lower risk.", "Safety."])]
 
-FIQA_README = f"""---
+FIQA_README = """---
 license: cc-by-sa-4.0
 configs:
 - config_name: main
@@ -65,22 +65,28 @@ def _publish_datasets(hub: LocalHub) -> None:
     ])
 
 
+# the call shapes of hubkit's data prep: no split (a DatasetDict) for the PhraseBank, config + split + a pinned revision
 _LOAD = """
 import json, sys
 from datasets import load_dataset
-bank = load_dataset(sys.argv[1], split="train")
-fiqa = load_dataset(sys.argv[2], "main", split="test")
-print(json.dumps({"bank": bank.to_list(), "fiqa": fiqa.to_list(), "columns": fiqa.column_names}))
+bank = load_dataset(sys.argv[1], None, revision=None, split=None)
+fiqa = load_dataset(sys.argv[2], "main", revision=sys.argv[3], split="test")
+print(json.dumps({"splits": list(bank), "bank": bank["train"].to_list(), "fiqa": fiqa.to_list(),
+                  "columns": fiqa.column_names}))
 """
 
 
 def test_load_dataset_reads_the_reference_ids_through_the_local_hub(local_hub: LocalHub, tmp_path: Path):
     _publish_datasets(local_hub)
+    pinned = hub_api(local_hub, None).dataset_info(FIQA).sha
+    hub_api(local_hub, "tok-eg").create_commit(FIQA, repo_type="dataset", commit_message="later", operations=[
+        CommitOperationAdd("main/test-00000-of-00001.parquet", _parquet({"question": ["?"], "ground_truths": [[]]}))])
     env = subprocess_env(local_hub, tmp_path / "home", token=None)
-    result = subprocess.run([sys.executable, "-c", _LOAD, PHRASEBANK, FIQA], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-c", _LOAD, PHRASEBANK, FIQA, pinned], env=env, capture_output=True,
                             text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["splits"] == ["train"]
     assert loaded["bank"] == [{"sentence": s, "label": lbl} for s, lbl in SENTENCES]
     assert loaded["fiqa"] == [{"question": q, "ground_truths": a} for q, a in QUESTIONS]
     assert loaded["columns"] == ["question", "ground_truths"]

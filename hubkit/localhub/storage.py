@@ -12,6 +12,7 @@ Layout under `root`:
         repo.json                    id, type, owner, private, createdAt (+ sdk for a Space)
         refs.json                    {"branches": {...}, "tags": {...}, "prs": {"1": oid}}  (replaced atomically)
         commits/<oid>.json           immutable: parents, full tree, title, message, author, date
+        objects/<sha256>             empty markers: the blobs this repo may reference (uploaded to it or committed)
         discussions/<num>.json       discussions and pull requests (replaced atomically)
         .lock                        flock'd while a write runs: writes to one repo are serialized
 
@@ -39,6 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
+from .discussions import Discussion, DiscussionStore, Event, comment_event, commit_event, status_event, title_event
+from .errors import (
+    Conflict,
+    EntryNotFound,
+    Forbidden,
+    InvalidRequest,
+    ObjectNotFound,
+    ParentCommitMismatch,
+    RepoNotFound,
+    RevisionNotFound,
+)
+from .jsonfile import now_iso, write_json_atomic
+
 try:  # serializes writers across processes sharing one root (Linux/macOS); threads are covered by a Lock too
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -61,54 +75,6 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{5,40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1024 * 1024
-
-
-class StorageError(Exception):
-    """A request the storage refuses; carries the HTTP status and the Hub's `X-Error-Code` (if any)."""
-
-    status = 400
-    code: str | None = None
-
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.headers = headers or {}
-
-
-class BadRequest(StorageError):
-    status = 400
-
-
-class Forbidden(StorageError):
-    status = 403
-
-
-class RepoNotFound(StorageError):
-    status = 404
-    code = "RepoNotFound"
-
-
-class RevisionNotFound(StorageError):
-    status = 404
-    code = "RevisionNotFound"
-
-
-class EntryNotFound(StorageError):
-    status = 404
-    code = "EntryNotFound"
-
-
-class Conflict(StorageError):
-    status = 409
-
-
-class PreconditionFailed(StorageError):
-    status = 412
-
-
-def now_iso() -> str:
-    """The Hub's timestamp format (`parse_datetime` in huggingface_hub accepts exactly this)."""
-    t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -147,6 +113,8 @@ def is_binary_sample(sample: bytes) -> bool:
 
 
 REPO_TYPES = ("model", "dataset", "space")
+#: How a pull request is merged: "squash" (the Hub's way) or "fast-forward" (see Storage.merge_pull_request).
+MERGE_MODES = ("squash", "fast-forward")
 #: The SDKs a Space may declare (huggingface_hub.constants.SPACES_SDK_TYPES).
 SPACE_SDKS = ("gradio", "docker", "static", "streamlit")
 
@@ -155,7 +123,7 @@ def repo_key(repo_type: str | None, repo_id: str) -> str:
     """The storage key of a repo: `ns/name` for a model, `datasets/ns/name` or `spaces/ns/name` otherwise."""
     repo_type = repo_type or "model"
     if repo_type not in REPO_TYPES:
-        raise BadRequest(f"Invalid repo type {repo_type!r}: expected one of {', '.join(REPO_TYPES)}")
+        raise InvalidRequest(f"Invalid repo type {repo_type!r}: expected one of {', '.join(REPO_TYPES)}")
     return repo_id if repo_type == "model" else f"{repo_type}s/{repo_id}"
 
 
@@ -172,15 +140,32 @@ def validate_repo_id(repo_id: str) -> tuple[str, str]:
     if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts) or any(
         ".." in p or "--" in p or p.endswith(".git") for p in parts
     ):
-        raise BadRequest(f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'")
+        raise InvalidRequest(
+            f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'"
+        )
     return parts[0], parts[1]
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def validate_ref_name(name: str, kind: str = "tag") -> str:
+    """git's ref-name rules (git check-ref-format) for a branch or tag name; InvalidRequest otherwise."""
+    problems = (
+        not name or name == "@" or name.startswith(("/", "refs/", "-")) or name.endswith(("/", "."))
+        or ".." in name or "//" in name or "@{" in name or _REF_FORBIDDEN.search(name)
+        or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+    )
+    if problems:
+        raise InvalidRequest(f"Invalid {kind} name {name!r}: not a valid git reference name (see git check-ref-format)")
+    return name
 
 
 def validate_path_in_repo(path: str) -> str:
     if not path or path.startswith("/") or path.endswith("/") or "\\" in path or "\x00" in path:
-        raise BadRequest(f"Invalid path in repo: {path!r}")
+        raise InvalidRequest(f"Invalid path in repo: {path!r}")
     if any(part in ("", ".", "..") for part in path.split("/")) or path.split("/")[0] == ".git":
-        raise BadRequest(f"Invalid path in repo: {path!r}")
+        raise InvalidRequest(f"Invalid path in repo: {path!r}")
     return path
 
 
@@ -198,6 +183,11 @@ class FileEntry:
     def tree_oid(self) -> str:
         """The oid the tree API reports: git blob id of the content, or of the LFS pointer for LFS files."""
         return git_blob_oid(lfs_pointer(self.sha256, self.size)) if self.lfs else self.git_oid
+
+    @property
+    def pointer_size(self) -> int:
+        """Size of the LFS pointer file git holds for this file."""
+        return len(lfs_pointer(self.sha256, self.size))
 
     def to_json(self) -> dict:
         return {"sha256": self.sha256, "size": self.size, "gitOid": self.git_oid, "lfs": self.lfs}
@@ -269,9 +259,12 @@ class Storage:
         path = self.blob_path(sha256)
         return path.is_file() and (size is None or path.stat().st_size == size)
 
-    def put_blob(self, data: bytes) -> str:
-        """Store bytes; returns their sha256."""
-        return self.put_blob_stream(_chunks(data), expected_size=len(data))
+    def put_blob(self, data: bytes, *, repo: str | None = None) -> str:
+        """Store bytes (and, with `repo`, make them visible to that repo); returns their sha256."""
+        sha256 = self.put_blob_stream(_chunks(data), expected_size=len(data))
+        if repo is not None:
+            self.add_repo_objects(repo, [sha256])
+        return sha256
 
     def put_blob_stream(
         self, chunks: Iterator[bytes], *, expected_sha256: str | None = None, expected_size: int | None = None
@@ -279,7 +272,7 @@ class Storage:
         """Write a stream to a temp file, check it, then rename it into place.
 
         A stream that ends early or raises leaves nothing under blobs/ (the temp file is removed); a content that
-        does not match `expected_sha256`/`expected_size` raises BadRequest.
+        does not match `expected_sha256`/`expected_size` raises InvalidRequest.
         """
         fd, tmp_name = tempfile.mkstemp(dir=self.root / "tmp", prefix="upload-")
         try:
@@ -294,9 +287,9 @@ class Storage:
                 os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             if expected_size is not None and size != expected_size:
-                raise BadRequest(f"Upload size mismatch: expected {expected_size} bytes, received {size}")
+                raise InvalidRequest(f"Upload size mismatch: expected {expected_size} bytes, received {size}")
             if expected_sha256 is not None and sha256 != expected_sha256:
-                raise BadRequest(f"Upload sha256 mismatch: expected {expected_sha256}, received {sha256}")
+                raise InvalidRequest(f"Upload sha256 mismatch: expected {expected_sha256}, received {sha256}")
             final = self.blob_path(sha256)
             if final.is_file():
                 os.unlink(tmp_name)
@@ -308,6 +301,37 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
+
+    # ---- which blobs a repo may reference ---------------------------------------------------------------------
+    # Blobs are stored once for the whole server, but a repo sees only those uploaded to it or already in one of its
+    # commits: otherwise a commit could reference (and so publish) another user's private file by its sha256, and the
+    # LFS batch answer would tell anyone whether a sha256 exists anywhere.
+    def _objects_dir(self, repo_id: str) -> Path:
+        folder = self._repo_dir(repo_id) / "objects"
+        if folder.is_dir():
+            return folder
+        with self._locks_guard:  # a repo written before per-repo objects: index what its commits reference, once
+            if not folder.is_dir():
+                building = Path(tempfile.mkdtemp(dir=self._repo_dir(repo_id), prefix=".objects-"))
+                for path in (self._repo_dir(repo_id) / "commits").glob("*.json"):
+                    for entry in json.loads(path.read_text())["tree"].values():
+                        (building / entry["sha256"]).touch()
+                os.replace(building, folder)  # readers see no folder, or the complete index
+        return folder
+
+    def add_repo_objects(self, repo_id: str, sha256s: list[str]) -> None:
+        folder = self._objects_dir(repo_id)
+        for sha256 in sha256s:
+            if _SHA256_RE.match(sha256):
+                (folder / sha256).touch()
+
+    def repo_has_object(self, repo_id: str, sha256: str, size: int | None = None) -> bool:
+        """The blob exists, has `size` (if given), and was uploaded to or committed in this repo."""
+        return (
+            self.has_blob(sha256, size)
+            and self.repo_exists(repo_id)
+            and (self._objects_dir(repo_id) / sha256).is_file()
+        )
 
     def open_blob(self, sha256: str) -> IO[bytes]:
         return open(self.blob_path(sha256), "rb")
@@ -350,14 +374,14 @@ class Storage:
     def repo_exists(self, repo_id: str) -> bool:
         try:
             return (self._repo_dir(repo_id) / "repo.json").is_file()
-        except BadRequest:
+        except InvalidRequest:
             return False
 
     def repo_meta(self, repo_id: str) -> dict:
         """`{"id", "type", "owner", "private", "createdAt"}` (+ `sdk` for a Space); RepoNotFound if absent."""
         try:
             path = self._repo_dir(repo_id) / "repo.json"
-        except BadRequest:
+        except InvalidRequest:
             raise RepoNotFound(f"Repository {repo_id} not found") from None
         try:
             meta = json.loads(path.read_text())
@@ -373,7 +397,7 @@ class Storage:
         """
         repo_type, plain_id = split_repo_key(repo_id)
         if repo_type == "space" and sdk not in SPACE_SDKS:
-            raise BadRequest(f"Invalid Space SDK {sdk!r}: expected one of {', '.join(SPACE_SDKS)}")
+            raise InvalidRequest(f"Invalid Space SDK {sdk!r}: expected one of {', '.join(SPACE_SDKS)}")
         repo_dir = self._repo_dir(repo_id)
         repo_dir.parent.mkdir(parents=True, exist_ok=True)
         with self.repo_lock(repo_id):
@@ -383,13 +407,15 @@ class Storage:
             (repo_dir / "discussions").mkdir(exist_ok=True)
             sha = self.put_blob(DEFAULT_GITATTRIBUTES.encode())
             entry = self._file_entry(".gitattributes", sha, lfs_patterns=[], force_lfs=False)
+            (repo_dir / "objects").mkdir(exist_ok=True)
+            (repo_dir / "objects" / sha).touch()
             commit = self._write_commit(repo_dir, (), {".gitattributes": entry}, "initial commit", "", owner)
-            _write_json_atomic(repo_dir / "refs.json", {"branches": {"main": commit.oid}, "tags": {}, "prs": {}})
+            write_json_atomic(repo_dir / "refs.json", {"branches": {"main": commit.oid}, "tags": {}, "prs": {}})
             # repo.json last: the repo becomes visible only once it is complete
             meta = {"id": plain_id, "type": repo_type, "owner": owner, "private": bool(private), "createdAt": now_iso()}
             if repo_type == "space":
                 meta["sdk"] = sdk
-            _write_json_atomic(repo_dir / "repo.json", meta)
+            write_json_atomic(repo_dir / "repo.json", meta)
             return commit
 
     def delete_repo(self, repo_id: str) -> None:
@@ -404,7 +430,7 @@ class Storage:
         with self.repo_lock(repo_id):
             meta = self.repo_meta(repo_id)
             meta["private"] = bool(private)
-            _write_json_atomic(self._repo_dir(repo_id) / "repo.json", meta)
+            write_json_atomic(self._repo_dir(repo_id) / "repo.json", meta)
 
     @contextlib.contextmanager
     def repo_lock(self, repo_id: str) -> Iterator[None]:
@@ -429,7 +455,7 @@ class Storage:
         return json.loads((self._repo_dir(repo_id) / "refs.json").read_text())
 
     def _write_refs(self, repo_id: str, refs: dict) -> None:
-        _write_json_atomic(self._repo_dir(repo_id) / "refs.json", refs)
+        write_json_atomic(self._repo_dir(repo_id) / "refs.json", refs)
 
     def get_commit(self, repo_id: str, oid: str) -> Commit:
         path = self._repo_dir(repo_id) / "commits" / f"{oid}.json"
@@ -469,6 +495,13 @@ class Storage:
                 return Resolved(self.get_commit(repo_id, candidates[0]), candidates[0])
         raise RevisionNotFound(f"Invalid rev id: {revision}")
 
+    def _commit_by_prefix(self, repo_id: str, prefix: str) -> Commit:
+        if _HEX_RE.match(prefix):
+            found = list((self._repo_dir(repo_id) / "commits").glob(f"{prefix.lower()}*.json"))
+            if len(found) == 1:
+                return self.get_commit(repo_id, found[0].stem)
+        raise RevisionNotFound(f"Invalid rev id: {prefix} is not a commit of {repo_id}")
+
     def history(self, repo_id: str, oid: str) -> Iterator[Commit]:
         """First-parent history, newest first."""
         current: str | None = oid
@@ -492,7 +525,7 @@ class Storage:
         }
         nonce = secrets.token_hex(8)  # two identical commits made in the same millisecond still differ
         oid = hashlib.sha1(json.dumps({**body, "nonce": nonce}, sort_keys=True).encode()).hexdigest()
-        _write_json_atomic(repo_dir / "commits" / f"{oid}.json", body)
+        write_json_atomic(repo_dir / "commits" / f"{oid}.json", body)
         return Commit(oid, parents, dict(tree), title, message, author, date)
 
     def _writable_ref(self, repo_id: str, revision: str) -> tuple[str, str]:
@@ -504,11 +537,11 @@ class Storage:
         match = re.fullmatch(r"refs/pr/(\d+)", rev)
         if match and match.group(1) in refs["prs"]:
             discussion = self.get_discussion(repo_id, int(match.group(1)))
-            if discussion["status"] not in ("open", "draft"):
-                raise BadRequest(f"Pull request #{match.group(1)} is {discussion['status']}: cannot commit to it")
+            if not discussion.is_open:
+                raise InvalidRequest(f"Pull request #{match.group(1)} is {discussion.status}: cannot commit to it")
             return "prs", match.group(1)
         if rev in refs["tags"]:
-            raise BadRequest(f"Cannot commit to tag {rev!r}: commit to a branch")
+            raise InvalidRequest(f"Cannot commit to tag {rev!r}: commit to a branch")
         raise RevisionNotFound(f"Invalid rev id: {revision}")
 
     def commit(
@@ -526,17 +559,22 @@ class Storage:
     ) -> tuple[Commit, int | None]:
         """Apply `operations` on top of `revision` as one commit. Returns (commit, pull request number or None).
 
-        With `create_pr`, the commit goes to a new `refs/pr/N` based on `revision` and a pull request is opened;
-        otherwise the branch (or open PR ref) moves. `parent_commit` (a full or prefix oid) must be the current head
-        of `revision`, else PreconditionFailed. `lfs_paths` were committed as LFS pointers and are stored as LFS.
-        All blobs must be in the store before the call. Nothing is visible until the ref file is replaced.
+        With `create_pr`, the commit goes to a new `refs/pr/N` and a pull request into `revision` is opened; the
+        commit is made on top of `parent_commit` when given (as the Hub does: the PR is opened from that parent even
+        if `revision` moved since; the merge applies it on top), else on top of `revision`'s head. Without
+        `create_pr` the branch (or open PR ref) moves, and `parent_commit` (a full or prefix oid) must be its current
+        head, else ParentCommitMismatch. `lfs_paths` were committed as LFS pointers and are stored as LFS.
+        Every added blob must be visible to the repo (`put_blob(repo=...)`, `add_repo_objects`), else
+        ObjectNotFound. Nothing is visible until the ref file is replaced.
         """
         with self.repo_lock(repo_id):
             kind, name = self._writable_ref(repo_id, revision)
             refs = self.refs(repo_id)
             head = self.get_commit(repo_id, refs[kind][name])
-            if parent_commit is not None and not head.oid.startswith(parent_commit.lower()):
-                raise PreconditionFailed(
+            if parent_commit is not None and create_pr:
+                head = self._commit_by_prefix(repo_id, parent_commit)
+            elif parent_commit is not None and not head.oid.startswith(parent_commit.lower()):
+                raise ParentCommitMismatch(
                     f"A commit has happened since: {revision} is at {head.oid}, not {parent_commit}. Please refresh"
                     " and try again."
                 )
@@ -545,8 +583,8 @@ class Storage:
             for op in operations:
                 if isinstance(op, AddFile):
                     validate_path_in_repo(op.path)
-                    if not self.has_blob(op.sha256):
-                        raise BadRequest(f"File {op.path}: object {op.sha256} was not uploaded")
+                    if not self.repo_has_object(repo_id, op.sha256):
+                        raise ObjectNotFound(f"File {op.path}: object {op.sha256} was not uploaded to this repo")
                     added[op.path] = op.sha256
                     tree[op.path] = None  # type: ignore[assignment]  # placeholder, filled below
                 elif isinstance(op, DeleteFile):
@@ -584,12 +622,11 @@ class Storage:
                 refs[kind][name] = new.oid
                 self._write_refs(repo_id, refs)
                 if kind == "prs":
-                    self._append_event(repo_id, int(name), "commit", author, {"subject": title, "oid": new.oid})
+                    self._discussions(repo_id).append(int(name), commit_event(author, title, new.oid))
             return new, pr_num
 
     def create_branch(self, repo_id: str, branch: str, starting_point: str | None) -> None:
-        if not branch or branch.startswith("refs/") or ".." in branch or branch.endswith("/") or " " in branch:
-            raise BadRequest(f"Invalid reference for a branch: {branch}")
+        validate_ref_name(branch, "branch")
         with self.repo_lock(repo_id):
             refs = self.refs(repo_id)
             if branch in refs["branches"]:
@@ -609,8 +646,7 @@ class Storage:
             self._write_refs(repo_id, refs)
 
     def create_tag(self, repo_id: str, tag: str, revision: str) -> str:
-        if not tag or tag.startswith("refs/") or ".." in tag or " " in tag:
-            raise BadRequest(f"Invalid tag name: {tag}")
+        validate_ref_name(tag, "tag")
         with self.repo_lock(repo_id):
             refs = self.refs(repo_id)
             if tag in refs["tags"]:
@@ -629,52 +665,39 @@ class Storage:
             self._write_refs(repo_id, refs)
 
     # ---- discussions and pull requests -------------------------------------------------------------------------
-    def _discussion_path(self, repo_id: str, num: int) -> Path:
-        return self._repo_dir(repo_id) / "discussions" / f"{num}.json"
+    def _discussions(self, repo_id: str) -> DiscussionStore:
+        return DiscussionStore(self._repo_dir(repo_id) / "discussions")
 
-    def get_discussion(self, repo_id: str, num: int) -> dict:
+    def get_discussion(self, repo_id: str, num: int) -> Discussion:
         self.repo_meta(repo_id)
-        try:
-            return json.loads(self._discussion_path(repo_id, num).read_text())
-        except FileNotFoundError:
-            raise EntryNotFound(f"Discussion #{num} not found") from None
+        return self._discussions(repo_id).get(num)
 
-    def list_discussions(self, repo_id: str) -> list[dict]:
+    def list_discussions(self, repo_id: str) -> list[Discussion]:
+        """Newest first."""
         self.repo_meta(repo_id)
-        folder = self._repo_dir(repo_id) / "discussions"
-        items = [json.loads(p.read_text()) for p in folder.glob("*.json")]
-        return sorted(items, key=lambda d: d["num"], reverse=True)
+        return self._discussions(repo_id).list()
 
     def _open_discussion(
         self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool, base: str | None,
         status: str, head: str | None = None, from_commit: str | None = None,
     ) -> int:
         """Must run under the repo lock."""
-        folder = self._repo_dir(repo_id) / "discussions"
-        num = 1 + max((int(p.stem) for p in folder.glob("*.json")), default=0)
+        store = self._discussions(repo_id)
+        num = store.next_num()
         refs = self.refs(repo_id)
         if pull_request:
             base_head = self.resolve(repo_id, base or "refs/heads/main").commit.oid
             refs["prs"][str(num)] = head or base_head
             from_commit = from_commit or base_head
-        created = now_iso()
-        events = [_event("comment", author, {"edited": False, "hidden": False, "latest": {"raw": description}})]
+        events = [comment_event(author, description)]
         if pull_request and head is not None:
-            events.append(_event("commit", author, {"subject": title, "oid": head}))
-        discussion = {
-            "num": num,
-            "title": title,
-            "author": author,
-            "createdAt": created,
-            "status": status,
-            "isPullRequest": pull_request,
-            "base": base,
-            "fromCommit": from_commit,
-            "mergeCommitId": None,
-            "events": events,
-        }
+            events.append(commit_event(author, title, head))
+        discussion = Discussion(
+            num=num, title=title, author=author, created_at=now_iso(), status=status, is_pull_request=pull_request,
+            base=base, from_commit=from_commit, description=description, events=tuple(events),
+        )
         # the discussion file first, then the ref: a PR ref never points at a missing discussion
-        _write_json_atomic(self._discussion_path(repo_id, num), discussion)
+        store.save(discussion)
         if pull_request:
             self._write_refs(repo_id, refs)
         return num
@@ -688,116 +711,111 @@ class Storage:
                 base="refs/heads/main" if pull_request else None, status="draft" if pull_request else "open",
             )
 
-    def _append_event(self, repo_id: str, num: int, kind: str, author: str, data: dict, **changes) -> dict:
-        """Must run under the repo lock."""
-        discussion = self.get_discussion(repo_id, num)
-        event = _event(kind, author, data)
-        discussion["events"].append(event)
-        discussion.update(changes)
-        _write_json_atomic(self._discussion_path(repo_id, num), discussion)
+    def comment(self, repo_id: str, num: int, author: str, text: str) -> Event:
+        event = comment_event(author, text)
+        with self.repo_lock(repo_id):
+            self.get_discussion(repo_id, num)
+            self._discussions(repo_id).append(num, event)
         return event
 
-    def comment(self, repo_id: str, num: int, author: str, text: str) -> dict:
-        with self.repo_lock(repo_id):
-            return self._append_event(
-                repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}}
-            )
-
-    def rename_discussion(self, repo_id: str, num: int, author: str, title: str) -> dict:
-        with self.repo_lock(repo_id):
-            old = self.get_discussion(repo_id, num)["title"]
-            return self._append_event(repo_id, num, "title-change", author, {"from": old, "to": title}, title=title)
-
-    def set_discussion_status(self, repo_id: str, num: int, author: str, status: str, comment: str | None) -> dict:
-        if status not in ("open", "closed"):
-            raise BadRequest("status must be 'open' or 'closed'")
+    def rename_discussion(self, repo_id: str, num: int, author: str, title: str) -> Event:
+        """Only the discussion's author or the repo's owner may rename it (the title becomes a merge's title)."""
         with self.repo_lock(repo_id):
             discussion = self.get_discussion(repo_id, num)
-            if discussion["status"] == "merged":
-                raise BadRequest(f"Pull request #{num} is already merged")
-            if comment:
-                self._append_event(
-                    repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
-                )
-            return self._append_event(repo_id, num, "status-change", author, {"status": status}, status=status)
+            if author not in (discussion.author, self.repo_meta(repo_id)["owner"]):
+                raise Forbidden(f"Only the author of #{num} or the owner of the repo may change its title")
+            event = title_event(author, discussion.title, title)
+            self._discussions(repo_id).append(num, event, title=title)
+        return event
 
-    def merge_pull_request(self, repo_id: str, num: int, author: str, comment: str | None) -> str:
+    def set_discussion_status(self, repo_id: str, num: int, author: str, status: str, comment: str | None) -> Event:
+        if status not in ("open", "closed"):
+            raise InvalidRequest("status must be 'open' or 'closed'")
+        event = status_event(author, status)
+        with self.repo_lock(repo_id):
+            discussion = self.get_discussion(repo_id, num)
+            if discussion.status == "merged":
+                raise InvalidRequest(f"Pull request #{num} is already merged")
+            events = (comment_event(author, comment), event) if comment else (event,)
+            self._discussions(repo_id).append(num, *events, status=status)
+        return event
+
+    def merge_pull_request(
+        self, repo_id: str, num: int, author: str, comment: str | None, *, mode: str = "squash"
+    ) -> str:
         """Merge PR `num` into its base branch; returns the commit the base branch now points at.
 
-        If the base has not moved since the PR was opened, the branch fast-forwards to the PR's head (so the commit
-        that was tested is exactly the one merged). Otherwise the PR's changes are applied on top of the base as a
-        merge commit, and a path changed on both sides is a Conflict.
+        `mode="squash"` (the Hub's behaviour, the default): one new commit on the base branch titled
+        "<PR title> (#N)", whose tree is the base's with the PR's changes applied; its sha differs from the PR head.
+        `mode="fast-forward"`: if the base has not moved since the PR was opened, the branch moves to the PR's head
+        (the tested commit is the merged one); otherwise a two-parent merge commit. In both modes a path changed on
+        both sides since the PR was opened is a Conflict.
         """
+        if mode not in MERGE_MODES:
+            raise InvalidRequest(f"Unknown merge mode {mode!r}: expected one of {', '.join(MERGE_MODES)}")
         with self.repo_lock(repo_id):
             discussion = self.get_discussion(repo_id, num)
-            if not discussion["isPullRequest"]:
-                raise BadRequest(f"#{num} is a discussion, not a pull request")
-            if discussion["status"] not in ("open", "draft"):
-                raise BadRequest(f"Pull request #{num} is {discussion['status']}")
+            if not discussion.is_pull_request:
+                raise InvalidRequest(f"#{num} is a discussion, not a pull request")
+            if not discussion.is_open:
+                raise InvalidRequest(f"Pull request #{num} is {discussion.status}")
             refs = self.refs(repo_id)
-            base = discussion["base"]
+            base = discussion.base or ""
             if not base.startswith("refs/heads/") or base[len("refs/heads/"):] not in refs["branches"]:
-                raise BadRequest(f"Base {base} of pull request #{num} is not a branch")
+                raise InvalidRequest(f"Base {base} of pull request #{num} is not a branch")
             branch = base[len("refs/heads/"):]
             base_head = self.get_commit(repo_id, refs["branches"][branch])
             pr_head = self.get_commit(repo_id, refs["prs"][str(num)])
-            if base_head.oid == discussion["fromCommit"]:
+            origin_oid = discussion.from_commit or base_head.oid
+            if mode == "fast-forward" and base_head.oid == origin_oid:
                 merged = pr_head.oid
             else:
-                origin = self.get_commit(repo_id, discussion["fromCommit"])
-                ours = _changed_paths(origin.tree, base_head.tree)
-                theirs = _changed_paths(origin.tree, pr_head.tree)
-                conflicts = sorted(
-                    p for p in ours & theirs if base_head.tree.get(p) != pr_head.tree.get(p)
-                )
-                if conflicts:
-                    raise Conflict(f"Merge conflict in: {', '.join(conflicts)}")
-                tree = dict(base_head.tree)
-                for path in theirs:
-                    if path in pr_head.tree:
-                        tree[path] = pr_head.tree[path]
-                    else:
-                        tree.pop(path, None)
-                commit = self._write_commit(
-                    self._repo_dir(repo_id), (base_head.oid, pr_head.oid), tree, discussion["title"],
-                    f"Merge pull request #{num}", author,
-                )
-                merged = commit.oid
+                tree = self._apply_changes(base_head, self.get_commit(repo_id, origin_oid), pr_head)
+                if mode == "squash":
+                    pr_commits = list(self._commits_since(repo_id, pr_head.oid, origin_oid))
+                    message = "\n".join(f"- {c.title} ({c.oid[:7]})" for c in reversed(pr_commits))
+                    parents: tuple[str, ...] = (base_head.oid,)
+                    title = f"{discussion.title} (#{num})"
+                else:
+                    parents, title = (base_head.oid, pr_head.oid), discussion.title
+                    message = f"Merge pull request #{num}"
+                merged = self._write_commit(self._repo_dir(repo_id), parents, tree, title, message, author).oid
             refs["branches"][branch] = merged
             self._write_refs(repo_id, refs)
-            if comment:
-                self._append_event(
-                    repo_id, num, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
-                )
-            self._append_event(
-                repo_id, num, "status-change", author, {"status": "merged"}, status="merged", mergeCommitId=merged
+            events = (comment_event(author, comment),) if comment else ()
+            self._discussions(repo_id).append(
+                num, *events, status_event(author, "merged"), status="merged", merge_commit_id=merged
             )
             return merged
+
+    @staticmethod
+    def _apply_changes(base_head: Commit, origin: Commit, pr_head: Commit) -> dict[str, FileEntry]:
+        """The base's tree with the changes `origin` -> `pr_head` applied; Conflict if both sides changed a path."""
+        ours = _changed_paths(origin.tree, base_head.tree)
+        theirs = _changed_paths(origin.tree, pr_head.tree)
+        conflicts = sorted(p for p in ours & theirs if base_head.tree.get(p) != pr_head.tree.get(p))
+        if conflicts:
+            raise Conflict(f"Merge conflict in: {', '.join(conflicts)}")
+        tree = dict(base_head.tree)
+        for path in theirs:
+            if path in pr_head.tree:
+                tree[path] = pr_head.tree[path]
+            else:
+                tree.pop(path, None)
+        return tree
+
+    def _commits_since(self, repo_id: str, head: str, stop: str) -> Iterator[Commit]:
+        """First-parent history from `head` back to (not including) `stop`."""
+        for commit in self.history(repo_id, head):
+            if commit.oid == stop:
+                return
+            yield commit
 
 
 def _changed_paths(before: dict[str, FileEntry], after: dict[str, FileEntry]) -> set[str]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 
-def _event(kind: str, author: str, data: dict) -> dict:
-    return {"id": secrets.token_hex(12), "type": kind, "createdAt": now_iso(), "author": author, "data": data}
-
-
 def _chunks(data: bytes) -> Iterator[bytes]:
     for start in range(0, len(data), _CHUNK):
         yield data[start:start + _CHUNK]
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    """Write then rename: a reader sees the old file or the new one, never half of one."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
