@@ -105,15 +105,11 @@ def check_front_matter(metadata: dict[str, Any], files: Mapping[str, str], model
 def app_model_id(source: str) -> str | None:
     """The default of `os.environ.get(HUBKIT_MODEL_ID, <default>)` in the app's source, or None when absent."""
     for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "get"
-            and len(node.args) == 2
-            and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-            and node.args[0].value == MODEL_ID_ENV
-        ):
-            return node.args[1].value
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"):
+            continue
+        values = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if len(node.args) == 2 and len(values) == 2 and values[0] == MODEL_ID_ENV:
+            return values[1]
     return None
 
 

@@ -16,7 +16,7 @@ import jinja2
 import yaml
 
 from .. import __version__
-from ..card.formatting import FILTERS
+from ..card.formatting import FILTERS, sentence
 from ..card.render import TEMPLATES_DIR
 from ..errors import HubkitError
 from ..record import RunRecord
@@ -131,7 +131,7 @@ def space_context(record: RunRecord, model_id: str, sdk_version: str) -> dict[st
     title = record.card.model_name
     return {
         "title": title,
-        "heading": f"# {title}\n\n{FILTERS['sentence'](record.card.summary)}\n\n"
+        "heading": f"# {title}\n\n{sentence(record.card.summary)}\n\n"
         "Ask a question about a context: the answer is a span of the context. Click an example to fill both boxes.",
         "summary": record.card.summary,
         "model_id": model_id,
