@@ -118,6 +118,10 @@ def test_publishes_a_gradio_space_in_one_commit_links_the_card_and_republishes_n
     after = {f.path: f.blob_id for f in hub_api.list_repo_tree(model, revision=result["card"]["commit_sha"])}
     assert {p for p in before if before[p] != after[p]} == {"README.md"} and before.keys() == after.keys()
     assert (run / "model" / "README.md").read_text(encoding="utf-8") == card  # the run's card keeps the link
+    from hubkit.publish.stage import make_plan, remote_files, stage_run
+
+    tree = hub_api.list_repo_tree(model, recursive=True, revision=result["card"]["commit_sha"])
+    assert not make_plan(stage_run(run), remote_files(tree)).has_changes  # so `hubkit push` of the run keeps it
 
     # the same command again: no commit anywhere
     space_head, model_head = head(env, space, "space"), head(env, model)
