@@ -9,11 +9,12 @@ $(BIN)/hubkit:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"   # CPU build first; unpinned torch pulls a CUDA build
-	$(BIN)/python -m pip install --quiet -e ".[test,offline]"
+	$(BIN)/python -m pip install --quiet -e ".[test,offline,space]"
 
 install: $(BIN)/hubkit
 
-# Train on the shipped demo data, render the card, push to a local Hub this starts, smoke-test, tag.
+# Train on the shipped demo data, render the card, push to a local Hub this starts, smoke-test, tag, publish the demo
+# Space; it ends with the command that opens the demo app (hubkit space --serve).
 demo: install
 	$(BIN)/hubkit demo --out runs/demo
 

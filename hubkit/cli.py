@@ -25,6 +25,7 @@ COMMANDS = {
     "hub": "hubkit.commands.hub:hub",
     "release": "hubkit.commands.release:release",
     "demo": "hubkit.commands.release:demo",
+    "space": "hubkit.commands.space:space",
 }
 
 

@@ -33,6 +33,7 @@ class ReleaseResult:
     stages: list[StageOutcome] = field(default_factory=list)
     card: Optional[Path] = None
     push: object = None  # hubkit.publish.push.PushResult
+    space: object = None  # hubkit.space.publish.SpaceResult (release --space)
 
     def to_dict(self) -> dict:
         return {
@@ -41,6 +42,7 @@ class ReleaseResult:
             "card": str(self.card) if self.card else None,
             "stages": [vars(s) for s in self.stages],
             "push": self.push.to_dict() if self.push is not None else None,
+            "space": self.space.to_dict() if self.space is not None else None,
         }
 
 
@@ -65,8 +67,10 @@ def release(
     create_pr: bool = True,
     progress: bool = True,
     say: Say = lambda message: None,
+    space: str | None = None,
 ) -> ReleaseResult:
-    """Run the whole chain for one experiment config and one Hub repo."""
+    """Run the whole chain for one experiment config and one Hub repo; with `space` (a Space id), a demo Space too:
+    the card is rendered with its "Try it" link, and the Space is published after the model."""
     from .card import build_card
     from .publish.push import push
     from .train.config import load_config
@@ -74,6 +78,8 @@ def release(
     check_repo_id(repo_id)  # a name the Hub would refuse stops the release before hours of training
     if tag is not None:
         check_tag(tag)
+    if space is not None and "/" not in repo_id:
+        raise HubkitError(f"--space needs the full model id (user/name), not {repo_id!r}")
     config = load_config(config_path)
     run_dir = Path(out_dir) if out_dir is not None else Path("runs") / config.name
     result = ReleaseResult(run_dir=run_dir, repo_id=repo_id)
@@ -99,7 +105,7 @@ def release(
     say(f"== [2/3] card: {run_dir / 'model' / 'README.md'}")
     card_path = run_dir / "model" / "README.md"
     before = card_path.read_bytes() if card_path.is_file() else None
-    built = build_card(run_dir, repo_id=repo_id)
+    built = build_card(run_dir, repo_id=repo_id, space_id=space)
     if not built.ok:
         first = built.problems[0]
         raise HubkitError(f"card lint failed ({len(built.problems)} problem(s)); first: {first.code}: {first.message}")
@@ -118,4 +124,16 @@ def release(
     else:
         result.stages.append(StageOutcome("push", "skipped", f"the Hub already has this content ({pushed.url})"))
     say(f"   {result.stages[-1].status}: {result.stages[-1].detail}")
+
+    # 4. the demo Space (release --space): one commit, after the model it shows; the card already links it
+    if space is not None:
+        from .space.publish import publish_space
+
+        say(f"== [4/4] space: {space}")
+        result.space = published = publish_space(repo_id, space_id=space, run_dir=run_dir, out=run_dir / "space",
+                                                 progress=say)
+        status = "ran" if published.committed else "skipped"
+        detail = f"commit {published.commit_sha} on {published.url}" if published.committed else "up to date"
+        result.stages.append(StageOutcome("space", status, detail))
+        say(f"   {status}: {detail}")
     return result

@@ -33,6 +33,7 @@ def build_card(
     template: str | Path | None = None,
     out: str | Path | None = None,
     repo_id: str | None = None,
+    space_id: str | None = None,
 ) -> BuiltCard:
     """Render RUN_DIR/record.json to RUN_DIR/model/README.md (or `out`), put the loss plot beside it, lint the result.
 
@@ -57,7 +58,7 @@ def build_card(
     card_path = Path(out) if out is not None else model_dir / "README.md"
     if card_path.is_dir():
         card_path = card_path / "README.md"
-    text = render_card(record, repo_id=repo_id, template=template, plot=PLOT_FILENAME)
+    text = render_card(record, repo_id=repo_id, template=template, plot=PLOT_FILENAME, space_id=space_id)
     card_path.parent.mkdir(parents=True, exist_ok=True)
     plot_path = write_loss_plot(
         record.loss_curve, card_path.parent / PLOT_FILENAME, record.train_loss, reuse=[run_dir / PLOT_FILENAME]

@@ -52,7 +52,9 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     return env
 
 
-def card_context(record: RunRecord, repo_id: str | None = None, plot: str | None = PLOT_FILENAME) -> dict[str, Any]:
+def card_context(
+    record: RunRecord, repo_id: str | None = None, plot: str | None = PLOT_FILENAME, space_id: str | None = None
+) -> dict[str, Any]:
     """Everything a template may use: the record as data, with derived values placed beside the raw ones."""
     data = record.model_dump(mode="json")
     data["parameters"]["percent"] = record.parameters.percent
@@ -79,6 +81,7 @@ def card_context(record: RunRecord, repo_id: str | None = None, plot: str | None
         "loss_sampled": sampled,
         "plot": plot,
         "usage_snippet": render_usage_snippet(repo_id or record.card.model_name, "main"),
+        "space_id": space_id,  # the model's demo Space (`hubkit space`), linked as "Try it" when set
     }
 
 
@@ -88,11 +91,13 @@ def render_card(
     repo_id: str | None = None,
     template: str | Path | None = None,
     plot: str | None = PLOT_FILENAME,
+    space_id: str | None = None,
 ) -> str:
     """The card's Markdown (front matter included). Same record and arguments -> same string.
 
     `repo_id` is what the usage snippet loads (default: `record.card.model_name`); `template` is a user template
-    file (sandboxed); `plot` is the loss plot's path relative to the card, or None when there is no plot.
+    file (sandboxed); `plot` is the loss plot's path relative to the card, or None when there is no plot; `space_id`
+    is the model's demo Space, which the card links when given.
     Raises HubkitError (one line) for a missing/broken template or a value the template needs but does not get.
     """
     if template is None:
@@ -102,7 +107,7 @@ def render_card(
         if not path.is_file():
             raise HubkitError(f"no template file at {path}")
         env, name = make_environment(path.parent), path.name
-    context = card_context(record, repo_id=repo_id, plot=plot)
+    context = card_context(record, repo_id=repo_id, plot=plot, space_id=space_id)
     try:
         text = env.get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:

@@ -32,7 +32,9 @@ def _say(message: str) -> None:
 @click.option("--no-pr", is_flag=True, help="commit straight to main (still smoke-tested) instead of via a PR")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON on stdout")
-def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) -> None:
+@click.option("--space", "with_space", is_flag=True, help="also publish a Gradio demo Space (hubkit space) and link it")
+@click.option("--space-repo", default=None, help="the demo Space's id  [default: REPO-demo]")
+def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json, with_space, space_repo) -> None:
     """Train, build the card, push as one smoke-tested commit, tag: the whole release in one command."""
     import contextlib
 
@@ -49,7 +51,8 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) 
     try:
         with contextlib.redirect_stdout(sys.stderr):  # libraries that print keep stdout for the result
             result = do_release(config_path, repo_id, out_dir=out_dir, tag=tag, private=private,
-                                create_pr=not no_pr, progress=not quiet, say=_say)
+                                create_pr=not no_pr, progress=not quiet, say=_say,
+                                space=(space_repo or f"{repo_id}-demo") if with_space or space_repo else None)
     except SmokeTestFailed as exc:
         click.echo(format_table(exc.report))
         raise
@@ -62,6 +65,8 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json) 
     click.echo(f"card: {result.card}")
     if pushed is not None:
         click.echo(f"model: {pushed.url}" + (f" (tag {pushed.tag})" if pushed.tag else ""))
+    if result.space is not None:
+        click.echo(f"demo Space: {result.space.url} (open it locally: {result.space.serve_command()})")
 
 
 @click.command()
@@ -86,10 +91,12 @@ def demo(out_dir, config_path, repo_id, tag) -> None:
         env.pop("HF_OIDC_RESOURCE", None)
         # A child process: huggingface_hub reads HF_ENDPOINT when it is imported.
         cmd = [sys.executable, "-m", "hubkit.cli", "release", "--config", config_path, "--repo", repo_id,
-               "--out", str(out / "run"), "--tag", tag]
+               "--out", str(out / "run"), "--tag", tag, "--space"]
         # The child prints the smoke-test table, the card's path and the model's URL on the local Hub.
         child = subprocess.run(cmd, env=env)
         if child.returncode != 0:
             raise SystemExit(child.returncode)
         click.echo(f"browse it: hubkit hub serve --root {out / 'hub'}   then HF_ENDPOINT=<its url> "
                    f"python -c \"from transformers import pipeline; pipeline('question-answering', model='{repo_id}')\"")
+        click.echo(f"open the demo app: hubkit hub serve --root {out / 'hub'} --port 8000 &   then "
+                   f"HF_ENDPOINT=http://127.0.0.1:8000 hubkit space --model {repo_id} --serve   (http://127.0.0.1:7860)")
