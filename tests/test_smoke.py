@@ -183,6 +183,21 @@ def test_smoke_test_of_a_missing_repo_is_a_one_line_error(hub: LocalHub):
     assert "\n" not in message and "does-not-exist" in message and SENTINEL not in message
 
 
+def test_a_pipeline_block_is_skipped_where_transformers_lacks_the_task_and_the_other_runs(tmp_path: Path):
+    from hubkit.publish.smoke import _child_main
+
+    job, out = tmp_path / "job.json", tmp_path / "out.json"
+    job.write_text(json.dumps([
+        {"label": "README.md block 1", "code": 'raise SystemExit("must not run")\n', "pipeline_task": "no-such-task"},
+        {"label": "README.md block 2", "code": 'x = 6 * 7\nprint(x)  # -> 42\n', "pipeline_task": None},
+    ]))
+    _child_main(str(job), str(out))
+    skipped, ran = json.loads(out.read_text())
+    assert "has no 'no-such-task' pipeline" in skipped["skipped"]
+    assert ran == {"printed": [[2, "42"]]}
+    assert check_block(2, 'x = 6 * 7\nprint(x)  # -> 42\n', [tuple(p) for p in ran["printed"]], 1e-3)[0].ok
+
+
 def test_matches_compares_numbers_within_tolerance_and_text_exactly():
     assert matches("0.4217", "0.4217", 1e-3) == ""
     assert matches("0.4200", "0.42", 1e-3) == ""  # round() drops trailing zeros

@@ -399,6 +399,8 @@ def _push(
     # The card's blocks once more, unedited, against main (what a user who copies them gets).
     report = _smoke_or_fail(repo_id, MAIN, endpoint, token, tolerance, result,
                             f"{MAIN} now holds {result.main_sha[:12]}; not tagged", say, pinned=False)
+    if not create_pr:
+        result.smoke = report  # the commit went straight to main: this run is the one that tested it
     if report.commit != result.main_sha:
         raise HubkitError(f"{MAIN} moved to {report.commit[:12]} while it was being tested; not tagged")
     if tag:
@@ -409,8 +411,8 @@ def _push(
 
 
 def _smoke_or_fail(repo_id, revision, endpoint, token, tolerance, result, where, say, *, pinned) -> SmokeReport:
-    how = f"pinned to {revision[:12]}" if pinned else f"unedited, against {revision}"
-    say(f"smoke test: the card's code blocks as committed, {how}, in a fresh process and cache...")
+    how = "its loaders pinned to that commit" if pinned else "unedited"
+    say(f"smoke test of {repo_id}@{revision[:12]}: the committed card's code blocks, {how}, fresh process and cache...")
     try:
         report = smoke_test(repo_id, revision, endpoint=endpoint, token=token, tolerance=tolerance, pin=pinned)
     except HubkitError as exc:
@@ -451,20 +453,30 @@ def _reuse_or_close_own_prs(api, repo_id, user, content, head, fits, result, ste
 
 def _merge(api, repo_id, pr_num, tested, base, result, step, say) -> None:
     """Merge PR `pr_num` when main is still `base`; then check the merged commit is exactly the tested tree."""
-    _, now = _remote_head(api, repo_id, step)
-    if now != base:
+
+    def lost_to(now: str | None) -> HubkitError:
         step(f"closing PR #{pr_num}", lambda: api.change_discussion_status(
             repo_id, pr_num, "closed", comment=f"hubkit: {MAIN} moved to {now} since the plan; closed unmerged"))
         result.closed_prs = (*result.closed_prs, pr_num)
-        raise HubkitError(
+        return HubkitError(
             f"{MAIN} moved since the plan: another push won with commit {(now or '')[:12]}; PR #{pr_num} closed, "
             f"nothing of this push reached {MAIN}; run the same command again to re-plan"
         )
-    step(
-        f"merging PR #{pr_num}",
-        lambda: api.merge_pull_request(repo_id, pr_num, comment=f"hubkit: smoke test passed at {tested}"),
-        after=f"PR #{pr_num} is open and smoke-tested; run the same command again",
-    )
+
+    _, now = _remote_head(api, repo_id, step)
+    if now != base:
+        raise lost_to(now)
+    try:
+        step(
+            f"merging PR #{pr_num}",
+            lambda: api.merge_pull_request(repo_id, pr_num, comment=f"hubkit: smoke test passed at {tested}"),
+            after=f"PR #{pr_num} is open and smoke-tested; run the same command again",
+        )
+    except HubkitError:
+        _, now = _remote_head(api, repo_id, step)
+        if now != base:  # another push merged between our check and our merge (e.g. the Hub answered 409)
+            raise lost_to(now) from None
+        raise
     result.merged = True
     _, merged = _remote_head(api, repo_id, step)
     # The Hub squash-merges into a new commit: tag it only if it holds the tested bytes on top of the planned base.
