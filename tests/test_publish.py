@@ -226,6 +226,7 @@ def test_first_push_opens_a_pr_runs_the_committed_card_merges_and_tags(env: Loca
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     head = main_sha(env, repo)
+    assert "declared edit: revision=" in result.stderr and "only difference" in result.stderr
     assert out["merged"] and out["main_sha"] == head and tags(env, repo) == {"v0.1.0": head}
     (pr,) = prs(env, repo)
     assert pr.status == "merged" and out["pr_num"] == pr.num

@@ -175,6 +175,11 @@ def _offset(lines: list[str], lineno: int, col_utf8: int) -> int:
     return before + len(lines[lineno - 1].encode("utf-8")[:col_utf8].decode("utf-8"))
 
 
+def _end(node: ast.AST) -> tuple[int, int]:
+    line, col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    return (line if isinstance(line, int) else 1, col if isinstance(col, int) else 0)
+
+
 def pin_revision(code: str, revision: str) -> str:
     """`code` with `revision=<revision>` on every loader call: an existing `revision=` keyword gets the new value,
     other calls get the keyword after their last argument. Line numbers are unchanged (edits stay on their line)."""
@@ -193,8 +198,8 @@ def pin_revision(code: str, revision: str) -> str:
             continue
         arguments = [*call.args, *call.keywords]
         if arguments:
-            last = max(arguments, key=lambda a: (a.end_lineno or 0, a.end_col_offset or 0))
-            at = _offset(lines, last.end_lineno or last.lineno, last.end_col_offset or 0)
+            end_line, end_col = max(_end(a) for a in arguments)
+            at = _offset(lines, end_line, end_col)
             edits.append((at, at, f", revision={literal}"))
         else:  # f() -> f(revision="...")
             at = _offset(lines, call.end_lineno or call.lineno, (call.end_col_offset or 1) - 1)

@@ -354,7 +354,7 @@ def _push(
         result.main_sha = head
         return result
 
-    if not has_changes:
+    if not has_changes and head is not None:
         result.main_sha = head
         say(f"nothing to push: {repo_id}@{(head or '')[:12]} already holds these files (no commit, 0 bytes uploaded)")
         if tag and not tagged_at:
@@ -373,7 +373,9 @@ def _push(
     if commit is None:
         # One commit with every new, changed and deleted file, on top of exactly the head the plan was made against.
         by_path = staging.by_path()
-        operations = [CommitOperationAdd(e.path, str(by_path[e.path].local_path)) for e in plan.to_upload]
+        operations: list[CommitOperationAdd | CommitOperationDelete] = [
+            CommitOperationAdd(e.path, str(by_path[e.path].local_path)) for e in plan.to_upload
+        ]
         operations += [CommitOperationDelete(path) for path in deletions]
         title, description = _commit_message(staging.record.run_name, plan, deletions, marker(content, head))
         info = step(
@@ -397,16 +399,17 @@ def _push(
         say(f"committed {commit[:12]} to {MAIN}")
 
     # The card's blocks once more, unedited, against main (what a user who copies them gets).
+    published = result.main_sha or ""
     report = _smoke_or_fail(repo_id, MAIN, endpoint, token, tolerance, result,
-                            f"{MAIN} now holds {result.main_sha[:12]}; not tagged", say, pinned=False)
+                            f"{MAIN} now holds {published[:12]}; not tagged", say, pinned=False)
     if not create_pr:
         result.smoke = report  # the commit went straight to main: this run is the one that tested it
-    if report.commit != result.main_sha:
+    if report.commit != published:
         raise HubkitError(f"{MAIN} moved to {report.commit[:12]} while it was being tested; not tagged")
     if tag:
-        _tag(api, repo_id, tag, result.main_sha, staging.record.run_name, step)
+        _tag(api, repo_id, tag, published, staging.record.run_name, step)
         result.tag_created = True
-        say(f"tagged {result.main_sha[:12]} as {tag}")
+        say(f"tagged {published[:12]} as {tag}")
     return result
 
 
@@ -424,6 +427,10 @@ def _smoke_or_fail(repo_id, revision, endpoint, token, tolerance, result, where,
     if not report.ok:
         at = revision[:12] if pinned else f"{MAIN} ({report.commit[:12]})"
         raise SmokeTestFailed(f"smoke test failed at {at} ({where}): {report.first_failure()}", report, result)
+    if pinned:
+        changed = sum(1 for b in report.blocks for line in b.pinned_diff.splitlines()[2:] if line.startswith("+"))
+        say(f"declared edit: revision={revision[:12]} pinned on {changed} line(s) of {len(report.blocks)} block(s); "
+            "checked to be the only difference (diff in --json)")
     skipped = [b for b in report.blocks if b.status == "skipped"]
     say(f"smoke test: {report.checked} printed values match the card's `# ->` answers"
         + "".join(f"; block {b.index} skipped: {b.reason}" for b in skipped))
@@ -479,6 +486,8 @@ def _merge(api, repo_id, pr_num, tested, base, result, step, say) -> None:
         raise
     result.merged = True
     _, merged = _remote_head(api, repo_id, step)
+    if merged is None:
+        raise HubkitError(f"after merging PR #{pr_num}, {MAIN} has no commit; not tagging")
     # The Hub squash-merges into a new commit: tag it only if it holds the tested bytes on top of the planned base.
     differ = step("comparing the merged tree", lambda: tree_difference(
         tree_of(api, repo_id, merged), tree_of(api, repo_id, tested)))
