@@ -358,6 +358,23 @@ def test_metadata_the_hub_rejects_stops_the_push_before_any_upload(
     assert not api(env).repo_exists(repo)
 
 
+def test_the_hubs_metadata_warnings_are_returned_and_other_failures_are_one_line(env: LocalHub, monkeypatch):
+    from hubkit.localhub import server
+    from hubkit.publish.cardcheck import validate_metadata
+
+    def warn(handler) -> None:
+        handler._read_json()
+        handler._send_json({"errors": [], "warnings": [{"message": "empty or missing yaml metadata in repo card"}]})
+
+    handler_class = next(c for c in vars(server).values() if isinstance(c, type) and hasattr(c, "validate_yaml"))
+    monkeypatch.setattr(handler_class, "validate_yaml", warn)
+    assert validate_metadata(api(env), "# no metadata\n", str) == ["empty or missing yaml metadata in repo card"]
+    env.fail_next(1, status=500, path_contains="/api/validate-yaml")
+    with pytest.raises(HubkitError) as info:
+        validate_metadata(api(env), "# card\n", lambda exc: type(exc).__name__)
+    assert str(info.value).startswith("validating the card's metadata failed") and "\n" not in str(info.value)
+
+
 def test_failures_mid_push_leave_main_unchanged_and_reruns_reuse_the_open_pr(
     env: LocalHub, run: Path, repo: str, published: str
 ):
