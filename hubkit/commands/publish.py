@@ -32,10 +32,11 @@ def _plan_table(result) -> str:
     rows = [("status", "size", "file")] + [(e.status, _size(e.size), e.path) for e in result.plan.entries]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0].ljust(widths[0])}  {r[1].rjust(widths[1])}  {r[2]}" for r in rows]
-    lines += [
-        f"{'kept'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; not deleted)"
-        for path in result.plan.remote_only
-    ]
+    for path in result.plan.remote_only:
+        if path in result.deletions:
+            lines.append(f"{'delete'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; not in this release)")
+        else:
+            lines.append(f"{'kept'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; kept)")
     return "\n".join(lines)
 
 
@@ -44,10 +45,11 @@ def _summary(result) -> str:
         counts = result.plan.counts()
         target = "a pull request to main" if result.mode == "pr" else "main"
         head = f"{result.repo_id}@{(result.base_commit or 'new repo')[:12]}"
-        if not result.plan.has_changes:
+        if not result.plan.has_changes and not result.deletions:
             return f"dry run: {head} already holds these files; nothing would be committed"
         return (
             f"dry run: would commit {counts['new']} new and {counts['changed']} changed file(s), "
+            f"delete {len(result.deletions)}, "
             f"{_size(result.plan.bytes_to_upload)}, as {target} of {head}; nothing was written"
         )
     if not result.committed:
@@ -74,11 +76,14 @@ def _summary(result) -> str:
 @click.option("--private", is_flag=True, help="Create the repo private (an existing repo keeps its visibility).")
 @click.option("--dry-run", is_flag=True, help="Print the commit plan and the README diff; write nothing.")
 @click.option("--no-pr", is_flag=True, help="Commit straight to main (still smoke-tested) instead of via a PR.")
+@click.option(
+    "--keep-remote", is_flag=True, help="Keep files on the Hub that this release does not have (default: delete them)."
+)
 @click.option("--tolerance", type=click.FloatRange(min=0), default=1e-3, show_default=True, help=TOLERANCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def push(
-    repo_id: str, run_dir: Path, tag: str | None, private: bool, dry_run: bool, no_pr: bool, tolerance: float,
-    as_json: bool,
+    repo_id: str, run_dir: Path, tag: str | None, private: bool, dry_run: bool, no_pr: bool, keep_remote: bool,
+    tolerance: float, as_json: bool,
 ) -> None:
     """Publish a run's model, tokenizer, card and plots to the Hub as one smoke-tested commit."""
     from ..publish.push import push as do_push
@@ -86,8 +91,8 @@ def push(
 
     try:
         result = do_push(
-            run_dir, repo_id, tag=tag, private=private, dry_run=dry_run, create_pr=not no_pr, tolerance=tolerance,
-            progress=_progress,
+            run_dir, repo_id, tag=tag, private=private, dry_run=dry_run, create_pr=not no_pr, keep_remote=keep_remote,
+            tolerance=tolerance, progress=_progress,
         )
     except SmokeTestFailed as exc:
         partial = exc.result
@@ -116,9 +121,11 @@ def push(
 @click.option("--tolerance", type=click.FloatRange(min=0), default=1e-3, show_default=True, help=TOLERANCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def smoke_test(repo_id: str, revision: str, tolerance: float, as_json: bool) -> None:
-    """Load REPO at REVISION from an empty cache and check the answers its card claims (exit 1 on a mismatch)."""
+    """Run the Python blocks of REPO's README.md at REVISION (loaders pinned to it unless it is main) in a fresh
+    process and cache, and check every `# ->` answer (exit 1 on a mismatch)."""
     from ..publish.auth import resolve_token
-    from ..publish.smoke import format_table, smoke_test as run_smoke
+    from ..publish.smoke import format_table
+    from ..publish.smoke import smoke_test as run_smoke
 
     _progress(f"smoke test of {repo_id}@{revision} in a fresh cache...")
     report = run_smoke(repo_id, revision, token=resolve_token(required=False), tolerance=tolerance)
@@ -126,7 +133,10 @@ def smoke_test(repo_id: str, revision: str, tolerance: float, as_json: bool) -> 
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(format_table(report))
-        verdict = "ok" if report.ok else f"FAILED: {len(report.failures)} of {len(report.rows)} answers differ"
+        verdict = (
+            f"ok: {report.checked} printed values match" if report.ok
+            else f"FAILED: {len(report.failures)} of {len(report.rows)} checks fail"
+        )
         click.echo(f"{repo_id}@{revision} ({report.commit[:12]}): {verdict}")
     if not report.ok:
         raise click.exceptions.Exit(1)
