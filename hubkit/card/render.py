@@ -1,7 +1,7 @@
 """Render a model card from a run record with Jinja2.
 
 Two environments share one set of filters and one context:
-- the built-in template (`templates/model_card.md.j2`, shipped inside the package) loads with a FileSystemLoader;
+- the built-in template (`hubkit/templates/model_card.md.j2`, shipped inside the package as package data) loads with a FileSystemLoader;
 - a user's `--template` renders in a `SandboxedEnvironment`: a card template is input, not code, and must not reach
   Python internals. It can still `{% import "macros.md.j2" %}` the built-in macros.
 Both use `StrictUndefined`, so a missing value stops the build with its name instead of leaving an empty cell.
