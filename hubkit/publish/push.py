@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import HubkitError
+from ..runfolder import CARD_FILENAME, RunFolder
 from .auth import Identity, endpoint_from_env, resolve_token, scrub, whoami
 from .smoke import DEFAULT_TOLERANCE, SmokeReport, SmokeTestFailed, smoke_test
-from .stage import CARD_FILENAME, MODEL_DIRNAME, Plan, make_plan, remote_files, stage_run
+from .stage import Plan, make_plan, remote_files, stage_run
 
 MAIN = "main"
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
@@ -133,12 +134,11 @@ def normalize_repo_id(repo: str, user: Identity) -> str:
     return full
 
 
-def lint_or_fail(run_dir: Path) -> None:
+def lint_or_fail(run: RunFolder) -> None:
     """Lint the card with the card generator's linter; any blocking problem stops the push before any upload."""
     from ..card.lint import lint_card
 
-    model_dir = run_dir / MODEL_DIRNAME
-    card = model_dir / CARD_FILENAME
+    model_dir, card = run.model_dir, run.card_path
     if not card.is_file():
         raise HubkitError(f"{model_dir}: no {CARD_FILENAME} model card; run `hubkit build-card` first")
     problems = [
@@ -231,9 +231,8 @@ def push(
     from huggingface_hub import CommitOperationAdd, HfApi
 
     say = progress or (lambda message: None)
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise HubkitError(f"no run folder at {run}")
+    run = RunFolder(run_dir)
+    run.require_model()
     if tag is not None and not TAG_PATTERN.match(tag):
         raise HubkitError(f"invalid tag {tag!r}: use letters, digits, '.', '_', '+', '-' (e.g. v1.2.0)")
 
@@ -250,7 +249,7 @@ def push(
     lint_or_fail(run)
     say("card lint: ok")
     staging = stage_run(run, token=token)
-    say(f"staged {len(staging.files)} files ({sum(f.size for f in staging.files) / 1e6:.1f} MB) from {run}")
+    say(f"staged {len(staging.files)} files ({sum(f.size for f in staging.files) / 1e6:.1f} MB) from {run.root}")
 
     exists, head = _remote_head(api, repo_id, step)
     if not exists and not dry_run:  # an existing repo is left as it is (a re-push sends no request body at all)
@@ -276,7 +275,7 @@ def push(
         raise HubkitError(f"tag {tag} already exists on {repo_id} at {tagged_at[:12]}; choose a new version")
 
     if dry_run:
-        result.readme_diff = _readme_diff(api, repo_id, head, run / MODEL_DIRNAME / CARD_FILENAME, plan, step)
+        result.readme_diff = _readme_diff(api, repo_id, head, run.card_path, plan, step)
         result.main_sha = head
         return result
 
