@@ -11,13 +11,9 @@ from pydantic import ValidationError
 
 from hubkit.errors import HubkitError
 from hubkit.record import DatasetInfo
-from hubkit.train.data import (
-    OPTIONS_PREFIX,
-    SENTIMENT_QUESTION,
-    DatasetSpec,
-    best_overlap_sentence,
-    prepare_data,
-)
+from hubkit.train.config import DatasetSpec
+from hubkit.train.data import prepare_data
+from hubkit.train.kinds import OPTIONS_PREFIX, SENTIMENT_QUESTION, best_overlap_sentence
 
 PHRASEBANK_LINES = [
     "Sepp\u00e4l\u00e4 's net sales rose 10 % in the quarter .@positive",
@@ -72,10 +68,10 @@ def test_phrasebank_first_word_is_the_references_format(tmp_path):
     assert any("\u00c5land" in row["context"] for row in every)
 
     (info,) = data.infos
-    DatasetInfo(**info)  # the record's own validation: keys match and rows add up
-    assert (info["rows_read"], info["rows_dropped"], info["rows_train"], info["rows_eval"]) == (12, 1, 8, 3)
-    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert info["format"] == "first_word" and info["source"] == str(path)
+    assert isinstance(info, DatasetInfo)  # the record's own type, validated when made (rows add up)
+    assert (info.rows_read, info.rows_dropped, info.rows_train, info.rows_eval) == (12, 1, 8, 3)
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info.format == "first_word" and info.source == str(path)
 
 
 def test_phrasebank_options_format_does_not_leak_the_label(tmp_path):
@@ -88,7 +84,7 @@ def test_phrasebank_options_format_does_not_leak_the_label(tmp_path):
         assert row["answers"]["answer_start"][0] < len(OPTIONS_PREFIX)
     starts = {row["answers"]["text"][0]: row["answers"]["answer_start"][0] for row in rows}
     assert len(set(starts.values())) == 3  # each label has its own span in the options list
-    assert data.infos[0]["format"] == "options"
+    assert data.infos[0].format == "options"
 
 
 def test_no_eval_example_is_in_train_and_split_is_seeded(tmp_path):
@@ -105,7 +101,7 @@ def test_no_eval_example_is_in_train_and_split_is_seeded(tmp_path):
 def test_relative_path_resolves_against_base_dir(tmp_path):
     write_phrasebank(tmp_path)
     data = prepare_data([phrasebank_spec("phrases.txt")], seed=0, base_dir=tmp_path)
-    assert data.infos[0]["source"] == "phrases.txt"  # as the config gave it
+    assert data.infos[0].source == "phrases.txt"  # as the config gave it
 
 
 FIQA_ROWS = [
@@ -144,9 +140,9 @@ def test_fiqa_limit_and_recipe(tmp_path):
                        limit=5, license="unknown")
     data = prepare_data([spec], seed=0)
     (info,) = data.infos
-    DatasetInfo(**info)
-    assert (info["rows_read"], info["rows_train"], info["rows_eval"]) == (5, 4, 1)
-    assert "sentence" in info["recipe"] and info["task"] == "Financial QA"
+    assert isinstance(info, DatasetInfo)
+    assert (info.rows_read, info.rows_train, info.rows_eval) == (5, 4, 1)
+    assert "sentence" in info.recipe and info.task == "Financial QA"
     rows = list(data.train) + list(data.eval)
     assert_offsets_check(rows)
     assert {r["question"] for r in rows} == {r["question"] for r in FIQA_ROWS[:5]}
@@ -164,7 +160,7 @@ def test_squad_jsonl_and_several_datasets(tmp_path):
                         license="apache-2.0")
     data = prepare_data([squad, phrasebank_spec(write_phrasebank(tmp_path))], seed=0)
     assert len(data.train) + len(data.eval) == 5 + 11
-    assert [i["rows_train"] + i["rows_eval"] for i in data.infos] == [5, 11]
+    assert [i.rows_train + i.rows_eval for i in data.infos] == [5, 11]
     assert "demo-0" in data.train["id"][:] + data.eval["id"][:]
     assert set(data.train["source"][:]) == {"demo/squad", "FinanceMTEB/financial_phrasebank"}
 
@@ -218,14 +214,13 @@ def test_real_shared_data(shared_data, fmt):
                        limit=30, license="unknown")
     data = prepare_data([phrasebank, fiqa], seed=42, eval_fraction=0.2)
     pb, fq = data.infos
-    for info in data.infos:
-        DatasetInfo(**info)
-    assert (pb["rows_read"], pb["rows_dropped"], pb["rows_train"] + pb["rows_eval"], pb["rows_eval"]) == (
+    assert all(isinstance(info, DatasetInfo) for info in data.infos)
+    assert (pb.rows_read, pb.rows_dropped, pb.rows_train + pb.rows_eval, pb.rows_eval) == (
         2264, 5, 2259, 452)
-    assert pb["sha256"] == "e40398d27fa23c00ff07fed9872aa0ab88a3868a0fb435ab36967df566f85891"  # SOURCES.md
-    assert (fq["rows_read"], fq["rows_dropped"], fq["rows_train"] + fq["rows_eval"]) == (30, 0, 30)
-    assert len(data.train) == pb["rows_train"] + fq["rows_train"]
-    assert len(data.eval) == pb["rows_eval"] + fq["rows_eval"]
+    assert pb.sha256 == "e40398d27fa23c00ff07fed9872aa0ab88a3868a0fb435ab36967df566f85891"  # SOURCES.md
+    assert (fq.rows_read, fq.rows_dropped, fq.rows_train + fq.rows_eval) == (30, 0, 30)
+    assert len(data.train) == pb.rows_train + fq.rows_train
+    assert len(data.eval) == pb.rows_eval + fq.rows_eval
     assert_offsets_check(data.train)
     assert_offsets_check(data.eval)
     assert len(set(data.train["id"][:]) | set(data.eval["id"][:])) == len(data.train) + len(data.eval)
@@ -259,7 +254,7 @@ def test_hub_rows_go_through_the_same_conversion(monkeypatch):
     data = prepare_data([pb, fq], seed=0)
     assert calls == [("FinanceMTEB/financial_phrasebank", None, "abc123", None), ("explodinggradients/fiqa", "main", None, "test")]
     info_pb, info_fq = data.infos
-    assert (info_pb["source"], info_pb["revision"], info_pb["sha256"]) == ("FinanceMTEB/financial_phrasebank", "abc123", None)
-    assert (info_pb["rows_read"], info_pb["rows_dropped"]) == (12, 1)
-    assert info_fq["rows_read"] == 5
+    assert (info_pb.source, info_pb.revision, info_pb.sha256) == ("FinanceMTEB/financial_phrasebank", "abc123", None)
+    assert (info_pb.rows_read, info_pb.rows_dropped) == (12, 1)
+    assert info_fq.rows_read == 5
     assert_offsets_check(list(data.train) + list(data.eval))
