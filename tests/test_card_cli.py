@@ -105,15 +105,15 @@ def test_build_card_with_user_template(tmp_path):
 
 
 def test_build_card_fails_on_its_own_lint(tmp_path):
-    """No model files beside the card: the card is written, the problems are listed, exit 2."""
+    """No model files beside the card: the card is written, the problems are listed, exit 1 (a failed check)."""
     run = make_run(tmp_path, with_model=False)
     result = invoke("build-card", "--run", str(run))
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
     assert "library-name: library_name is transformers but" in result.output
     assert result.output.splitlines()[-1].startswith("Error: ") and "lint problem(s)" in result.output
     assert (run / "model" / "README.md").is_file()
     result = invoke("build-card", "--run", str(run), "--json")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["ok"] is False and {p["code"] for p in report["problems"]} == {"library-name"}
 
@@ -129,7 +129,7 @@ def _record_edit(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize(
     "setup, fragments",
     [
-        (lambda tmp: tmp / "no-such-run", ["no run directory"]),
+        (lambda tmp: tmp / "no-such-run", ["no run folder at"]),
         (lambda tmp: (make_run(tmp) / "record.json").write_text("{oops") and tmp / "run", ["invalid JSON at line 1"]),
         (lambda tmp: _record_edit(tmp, lambda d: d["eval"].pop("exact_match")), ["missing field eval.exact_match"]),
         (lambda tmp: _record_edit(tmp, lambda d: d["parameters"].__setitem__("total", "many")),
