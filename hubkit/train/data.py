@@ -103,6 +103,7 @@ def _read(spec: DatasetSpec, kind: DatasetKind, base_dir: Optional[Path]) -> tup
             path = Path(base_dir) / path
         if not path.is_file():
             raise HubkitError(f"dataset {spec.name}: no file at {path}")
+        _check_decodes(path, kind.local_encoding or "utf-8", spec)
         encoding = {"encoding": kind.local_encoding} if kind.local_encoding else {}
         raw = _load_local(kind.local_builder, path, spec, **encoding)
         if kind.local_builder == "text":  # blank lines are not rows
@@ -124,15 +125,30 @@ def _load_local(builder: str, path: Path, spec: DatasetSpec, **kwargs) -> datase
     except Exception as exc:  # builders wrap parse/decode errors in DatasetGenerationError and friends
         cause = exc.__cause__ or exc
         what = "JSON lines" if builder == "json" else "text"
-        if isinstance(cause, UnicodeDecodeError) or "codec can't decode" in str(cause):
-            raise HubkitError(f"dataset {spec.name}: {path} is not UTF-8 text ({_decode_position(cause)})") from None
         raise HubkitError(f"dataset {spec.name}: cannot read {path} as {what} ({type(cause).__name__})") from None
 
 
-def _decode_position(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return f"byte 0x{exc.object[exc.start]:02x} at position {exc.start}"
-    return " ".join(str(exc).split())[:80]
+def _check_decodes(path: Path, encoding: str, spec: DatasetSpec) -> None:
+    """Bytes that do not decode are a one-line error naming the line (pyarrow would keep them and fail later)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += exc.object.count(b"\n", 0, exc.start)  # (bytes held from the last block hold no newline)
+                raise HubkitError(
+                    f"dataset {spec.name}: {path} is not {encoding.upper()} text "
+                    f"(byte 0x{exc.object[exc.start]:02x} on line {line})"
+                ) from None
+            line += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise HubkitError(f"dataset {spec.name}: {path} ends inside a {encoding.upper()} character") from None
 
 
 def _read_hub(spec: DatasetSpec, kind: DatasetKind) -> datasets.Dataset:
