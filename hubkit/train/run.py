@@ -26,7 +26,15 @@ from typing import Callable, Optional
 from .. import __version__
 from ..errors import HubkitError
 from ..record import (
-    AblationRow, BaseModelInfo, EvalMetrics, Hardware, MergeCheck, ParameterCounts, RunRecord, TrainingArgs, Versions,
+    AblationRow,
+    BaseModelInfo,
+    EvalMetrics,
+    Hardware,
+    MergeCheck,
+    ParameterCounts,
+    RunRecord,
+    TrainingArgs,
+    Versions,
 )
 from ..runfolder import RunFolder
 from .config import PKG_PREFIX, TINY_PATH, ExperimentConfig, load_config
