@@ -113,13 +113,15 @@ class RunFolder:
     def check_writable(self, *, overwrite: bool) -> None:
         """One-line errors for a destination that cannot take a run; nothing is changed."""
         root = self.root
-        for parent in [root, *root.parents]:
-            if parent.exists() or parent.is_symlink():
-                if parent != root and not parent.is_dir():
-                    raise HubkitError(f"--out {root}: {parent} is a file, not a folder")
-                break
         if root.exists() and not root.is_dir():
             raise HubkitError(f"--out {root} is a file, not a folder")
+        for parent in root.parents:  # the run is written beside RUN, so its folder must take new entries
+            if parent.exists() or parent.is_symlink():
+                if not parent.is_dir():
+                    raise HubkitError(f"--out {root}: {parent} is a file, not a folder")
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    raise HubkitError(f"--out {root}: cannot write in {parent}")
+                break
         self.recover()
         if self.is_empty():
             return
