@@ -166,20 +166,34 @@ def test_squad_jsonl_and_several_datasets(tmp_path):
 
 
 BAD_INPUTS = {
-    "missing file": lambda p: phrasebank_spec(p / "nope.txt"),
-    "bad label": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
-    "line without label": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
-    "empty file": lambda p: phrasebank_spec(write_phrasebank(p, [])),
-    "empty split": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
-    "bad json": lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')),
-                                      license="x"),
-    "missing column": lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                            path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))),
-    "empty answer": lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                          path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))),
-    "wrong offset": lambda p: DatasetSpec(kind="squad_jsonl", name="s", license="x", path=str(write_jsonl(p, [
+    "missing file": (lambda p: phrasebank_spec(p / "nope.txt"), "no file at"),
+    "bad label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
+                  "bad label 'great'"),
+    "line without label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
+                           "line without '@label': no label here (row 13)"),
+    "empty file": (lambda p: phrasebank_spec(write_phrasebank(p, [])), "is empty"),
+    "empty split": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
+                    "1 unique rows cannot give both a train and an eval split"),
+    "bad json": (lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')),
+                                       license="x"), "as JSON lines"),
+    "not utf-8": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x", path=str(_write_bytes(
+        p / "f.jsonl", b'{"question": "q", "answer": "a."}\n{"question": "q\xe9", "answer": "a."}\n'))),
+        "is not UTF-8 text (byte 0xe9 on line 2)"),
+    "missing column": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
+                                             path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))),
+                       "missing column(s) answer"),
+    "empty answer": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
+                                           path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))),
+                     "empty or non-text question/answer"),
+    "wrong offset": (lambda p: DatasetSpec(kind="squad_jsonl", name="s", license="x", path=str(write_jsonl(p, [
         {"question": "q", "context": "abc def", "answers": {"text": ["def"], "answer_start": [1]}}] * 5))),
+        "answer 'def' is not at character 1"),
 }
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -189,10 +203,11 @@ def _write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_a_one_line_error(tmp_path, case):
-    spec = BAD_INPUTS[case](tmp_path)
+    make, fragment = BAD_INPUTS[case]
     with pytest.raises(HubkitError) as info:
-        prepare_data([spec], seed=0)
-    assert "\n" not in str(info.value) and str(info.value)
+        prepare_data([make(tmp_path)], seed=0)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("dataset ") and fragment in message, message
 
 
 def test_bad_specs():
@@ -258,3 +273,35 @@ def test_hub_rows_go_through_the_same_conversion(monkeypatch):
     assert (info_pb.rows_read, info_pb.rows_dropped) == (12, 1)
     assert info_fq.rows_read == 5
     assert_offsets_check(list(data.train) + list(data.eval))
+
+
+# --- the registry of dataset kinds -------------------------------------------------------------------------------
+
+
+def test_every_kind_is_complete():
+    from hubkit.train.kinds import KINDS
+
+    for name, kind in KINDS.items():
+        assert kind.name == name and kind.task and kind.formats and kind.required_columns
+        assert all(recipe.strip() for recipe in kind.recipes.values())
+        assert kind.local_builder in ("json", "text")
+
+
+def test_a_new_kind_is_one_registry_entry(tmp_path, monkeypatch):
+    """Config validation, reading, conversion and the record's recipe all come from the one entry."""
+    from hubkit.train import kinds
+
+    def headline_row(row, fmt, name):
+        return {"question": "What is the headline?", "context": row["title"],
+                "answers": {"text": [row["title"]], "answer_start": [0]}}
+
+    entry = kinds.DatasetKind(name="headlines", task="Headline copying", recipes={"squad": "answer = the whole title"},
+                              required_columns=("title",), convert=headline_row)
+    monkeypatch.setitem(kinds.KINDS, "headlines", entry)
+    path = write_jsonl(tmp_path, [{"title": f"Shares rose {i} percent"} for i in range(10)], "h.jsonl")
+    data = prepare_data([DatasetSpec(kind="headlines", name="me/headlines", path=str(path), license="mit")], seed=0)
+    (info,) = data.infos
+    assert (info.task, info.recipe, info.rows_train + info.rows_eval) == ("Headline copying", "answer = the whole title", 10)
+    assert_offsets_check(list(data.train) + list(data.eval))
+    with pytest.raises(ValidationError, match="format 'options' is not one of squad for headlines"):
+        DatasetSpec(kind="headlines", name="x", license="x", format="options")
