@@ -56,7 +56,7 @@ class ReleaseResult:
 
 def trained_run_is_current(run_dir: str | Path | RunFolder, config_hash: str) -> Optional[RunRecord]:
     """The run's record when run_dir holds a finished run of exactly this config, else None."""
-    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    run = RunFolder.of(run_dir)
     record = run.finished_record()  # a broken record means the run did not finish: train again
     return record if record is not None and record.config_hash == config_hash else None
 
@@ -109,11 +109,11 @@ def release(
     say(f"   {result.stages[-1].status}: {result.stages[-1].detail}")
 
     # 2. the card, rendered from the record and linted
-    run = RunFolder(run_dir)  # the run trained above, not the one read before it
+    run = RunFolder(run_dir, record=record)  # the record in hand: read once per release
     card_path = run.card_path
     say(f"== [2/3] card: {card_path}")
     before = card_path.read_bytes() if card_path.is_file() else None
-    built = build_card(run_dir, repo_id=repo_id)
+    built = build_card(run, repo_id=repo_id)
     if not built.ok:
         first = built.problems[0]
         raise ChecksFailed(f"card lint failed ({len(built.problems)} problem(s)); first: {first.code}: {first.message}")
@@ -125,7 +125,7 @@ def release(
 
     # 3. push: one commit (a PR by default), smoke-tested, merged, tagged
     say(f"== [3/3] push: {repo_id}" + (f" (tag {tag})" if tag else ""))
-    pushed = push(run_dir, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
+    pushed = push(run, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
     result.push = pushed
     if pushed.committed:
         result.stages.append(StageOutcome("push", "ran", f"commit {pushed.commit_sha} on {pushed.url}"))

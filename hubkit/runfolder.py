@@ -44,8 +44,16 @@ _OLD = ".hubkit-old-"  # the previous run during a two-rename swap: .<name>.hubk
 class RunFolder:
     """One run folder: its paths, its record (loaded once), and its atomic replacement."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, record: Optional[RunRecord] = None):
+        """`record`: the run's record when the caller already holds it (e.g. just trained), so it is not re-read."""
         self.root = Path(root)
+        if record is not None:
+            self.__dict__["record"] = record
+
+    @classmethod
+    def of(cls, run: "str | Path | RunFolder") -> "RunFolder":
+        """`run` itself when it is a RunFolder (its record already read stays read), else a RunFolder for it."""
+        return run if isinstance(run, RunFolder) else cls(run)
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.root)!r})"

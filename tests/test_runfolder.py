@@ -110,3 +110,20 @@ def test_finished_record_needs_a_valid_record_and_a_model(tmp_path):
     assert RunFolder(run.root).finished_record().config_hash
     run.record_path.write_text("{")
     assert RunFolder(run.root).finished_record() is None
+
+
+def test_a_record_in_hand_is_passed_along_not_read_again(tmp_path, monkeypatch):
+    from hubkit.card import build_card
+    from hubkit.publish.stage import stage_run
+    from hubkit.record import RunRecord
+
+    run = RunFolder(build_run(tmp_path))
+    record = run.record
+    reads = []
+    real_load = RunRecord.load.__func__
+    monkeypatch.setattr(RunRecord, "load", classmethod(lambda cls, path: reads.append(path) or real_load(cls, path)))
+    assert RunFolder.of(run) is run and RunFolder(run.root, record=record).record is record
+    built = build_card(run)
+    assert built.ok, built.problems
+    assert stage_run(run).record is record
+    assert reads == []

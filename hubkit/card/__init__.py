@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..runfolder import RunFolder
     from .lint import LintProblem
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class BuiltCard:
 
 
 def build_card(
-    run_dir: str | Path,
+    run_dir: "str | Path | RunFolder",
     *,
     template: str | Path | None = None,
     out: str | Path | None = None,
@@ -47,7 +48,7 @@ def build_card(
     from .plots import write_loss_plot
     from .render import render_card
 
-    run = RunFolder(run_dir)
+    run = RunFolder.of(run_dir)
     record = run.record
     card_path = Path(out) if out is not None else run.card_path
     if card_path.is_dir():

@@ -211,7 +211,7 @@ def _commit_message(run_name: str, plan: Plan) -> tuple[str, str]:
 
 # ---- the push ------------------------------------------------------------------------------------------------------
 def push(
-    run_dir: str | Path,
+    run_dir: str | Path | RunFolder,
     repo_id: str,
     *,
     tag: str | None = None,
@@ -231,7 +231,7 @@ def push(
     from huggingface_hub import CommitOperationAdd, HfApi
 
     say = progress or (lambda message: None)
-    run = RunFolder(run_dir)
+    run = RunFolder.of(run_dir)
     run.require_model()
     if tag is not None and not TAG_PATTERN.match(tag):
         raise HubkitError(f"invalid tag {tag!r}: use letters, digits, '.', '_', '+', '-' (e.g. v1.2.0)")

@@ -142,7 +142,7 @@ def stage_run(run_dir: str | Path | RunFolder, token: str | None = None) -> Stag
     Only the top level of `model/` is considered (sub-folders such as checkpoints are skipped); `adapter/` and
     everything else in the run folder stay local.
     """
-    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    run = RunFolder.of(run_dir)
     model_dir = run.require_model()
     record = run.record
     token_bytes = token.encode() if token else None
