@@ -79,9 +79,9 @@ def test_phrasebank_options_format_does_not_leak_the_label(tmp_path):
     rows = list(data.train) + list(data.eval)
     assert_offsets_check(rows)
     for row in rows:
-        label = row["answers"]["text"][0]
+        label, start = row["answers"]["text"][0], row["answers"]["answer_start"][0]
         assert row["context"].startswith(OPTIONS_PREFIX)  # the same prefix whatever the label
-        assert row["answers"]["answer_start"][0] < len(OPTIONS_PREFIX)
+        assert OPTIONS_PREFIX[start : start + len(label)] == label  # the answer is the label's span in the options
     starts = {row["answers"]["text"][0]: row["answers"]["answer_start"][0] for row in rows}
     assert len(set(starts.values())) == 3  # each label has its own span in the options list
     assert data.infos[0].format == "options"

@@ -6,7 +6,6 @@ A release that fails at the push resumes without retraining.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
