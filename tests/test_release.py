@@ -111,6 +111,10 @@ def test_release_never_replaces_a_run_of_another_config_without_overwrite(tmp_pa
     result = CliRunner().invoke(cli, ["release", "--config", str(TINY), "--repo", "a/b", "--out", str(run),
                                       "--overwrite"])
     assert_one_line_error(result, "holds files that are not a run's (notes.txt)")
+    unfinished = build_run(tmp_path, name="unfinished", with_model=False)  # a record but no model/
+    result = CliRunner().invoke(cli, ["release", "--config", str(TINY), "--repo", "a/b", "--out", str(unfinished)])
+    assert_one_line_error(result, "holds files that are not a finished run")
+    assert (unfinished / "record.json").is_file()
 
 
 def test_run_demo_releases_to_a_local_hub_it_starts(tmp_path, monkeypatch, capfd):
