@@ -13,8 +13,6 @@ and prints the medians and the ratios. Target: build-card at least 10x faster.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' helpers build the run folder
+
+from tests.helpers import REFERENCE_RECORD, build_run  # noqa: E402
+
 TARGET = 10.0
 
 
@@ -33,16 +35,7 @@ def hubkit_command() -> list[str]:
 
 def make_run(folder: Path, record: Path) -> Path:
     """A run directory as training leaves it: record.json + model/ (config + a small safetensors file)."""
-    import numpy as np
-    from safetensors.numpy import save_file
-
-    run = folder / "run"
-    (run / "model").mkdir(parents=True)
-    shutil.copy(record, run / "record.json")
-    architecture = json.loads(record.read_text())["base_model"]["architecture"]
-    (run / "model" / "config.json").write_text(json.dumps({"architectures": [architecture]}))
-    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(run / "model" / "model.safetensors"))
-    return run
+    return build_run(folder, record)
 
 
 def timed(command: list[str]) -> float:
@@ -54,7 +47,7 @@ def timed(command: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--record", type=Path, default=ROOT / "tests" / "fixtures" / "reference_record.json")
+    parser.add_argument("--record", type=Path, default=REFERENCE_RECORD)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

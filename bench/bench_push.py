@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hubkit.runfolder import RunFolder  # noqa: E402
+
 EXAMPLES = [
     {
         "question": "What is the financial sentiment of this statement?",
@@ -46,8 +48,9 @@ def build_full_size_run(run: Path, repo_id: str) -> Path:
     from hubkit.card import build_card
     from hubkit.record import RunRecord
     from hubkit.train.tiny import real_vocab_path
+    from tests.helpers import REFERENCE_RECORD
 
-    model = run / "model"
+    model = RunFolder(run).model_dir
     vocab = real_vocab_path().read_text(encoding="utf-8").splitlines()  # the full 30,522-token uncased vocab
     tokenizer = DistilBertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
     tokenizer.model_max_length = 512
@@ -58,7 +61,7 @@ def build_full_size_run(run: Path, repo_id: str) -> Path:
     torch.manual_seed(0)
     DistilBertForQuestionAnswering(config).save_pretrained(model)
     qa = pipeline("question-answering", model=str(model), device="cpu")
-    data = json.loads((ROOT / "tests" / "fixtures" / "reference_record.json").read_text(encoding="utf-8"))
+    data = json.loads(REFERENCE_RECORD.read_text(encoding="utf-8"))
     examples = [dict(e) for e in EXAMPLES]
     for e in examples:
         got = qa(question=e["question"], context=e["context"])
@@ -132,10 +135,10 @@ def main() -> None:
     try:
         run = (args.keep or workdir) / "run"
         t0 = time.perf_counter()
-        if not (run / "record.json").is_file():
+        if RunFolder(run).finished_record() is None:
             build_full_size_run(run, "bench/distilbert-qa-full")
         build_s = time.perf_counter() - t0
-        weights = (run / "model" / "model.safetensors").stat().st_size
+        weights = (RunFolder(run).model_dir / "model.safetensors").stat().st_size
         modes = ["inline", "lfs"] if args.mode == "both" else [args.mode]
         results = [bench(m, run, workdir) for m in modes]
     finally:

@@ -20,3 +20,9 @@ def describe_validation_error(exc, what: str = "(record)") -> str:
         return f"unknown field {loc}"
     msg = " ".join(err["msg"].split()).removeprefix("Value error, ")
     return f"field {loc}: {msg}"
+
+
+class ChecksFailed(HubkitError):
+    """The work ran and a check failed (card lint problems, a smoke test): exit 1, where bad input exits 2."""
+
+    exit_code = 1

@@ -23,7 +23,8 @@ RECORD_FILENAME = "record.json"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `Infinity`/`NaN` (which json.loads accepts) is no number a card can show
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BaseModelInfo(_Strict):
@@ -177,6 +178,13 @@ class CardText(_Strict):
     license: str
     language: list[str] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("model_name")
+    @classmethod
+    def _one_line_name(cls, v: str) -> str:
+        if not v.strip() or any(c in v for c in "\r\n"):
+            raise ValueError("must be one non-empty line (it is the card's heading and the repo name)")
+        return v
 
 
 class Versions(_Strict):

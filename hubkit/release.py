@@ -3,20 +3,31 @@
 Each stage says what it did. Re-running after a failure resumes: the training stage is skipped when the run folder
 already holds a record whose `config_hash` equals the config's (so a failed push never costs a retrain); the card is
 re-rendered (deterministic, cheap); the push is idempotent (identical content makes no commit and uploads nothing).
+
+A run folder holding anything else (a run of another config, or files that are no run) is never replaced unless
+`overwrite` is given, and then only atomically, once the new run is complete (hubkit.runfolder).
+
+`run_demo` is `hubkit demo`: the same release against a local Hub it starts, with a throwaway token.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import HubkitError
+from .errors import ChecksFailed, HubkitError
 from .ids import check_repo_id, check_tag
-from .record import RECORD_FILENAME, RunRecord
+from .record import RunRecord
+from .runfolder import RunFolder
 
 Say = Callable[[str], None]
-STAGES = ("train", "card", "push")
+DEMO_CONFIG = "pipeline/demo.yaml"
+DEMO_REPO = "demo/minilm-lora-finance-qa"
 
 
 @dataclass
@@ -46,15 +57,11 @@ class ReleaseResult:
         }
 
 
-def trained_run_is_current(run_dir: Path, config_hash: str) -> Optional[RunRecord]:
+def trained_run_is_current(run_dir: str | Path | RunFolder, config_hash: str) -> Optional[RunRecord]:
     """The run's record when run_dir holds a finished run of exactly this config, else None."""
-    if not (run_dir / RECORD_FILENAME).is_file() or not (run_dir / "model" / "config.json").is_file():
-        return None
-    try:
-        record = RunRecord.load(run_dir)
-    except HubkitError:
-        return None  # a broken record means the run did not finish: train again
-    return record if record.config_hash == config_hash else None
+    run = RunFolder.of(run_dir)
+    record = run.finished_record()  # a broken record means the run did not finish: train again
+    return record if record is not None and record.config_hash == config_hash else None
 
 
 def release(
@@ -65,12 +72,17 @@ def release(
     tag: str | None = None,
     private: bool = False,
     create_pr: bool = True,
+    overwrite: bool = False,
     progress: bool = True,
     say: Say = lambda message: None,
     space: str | None = None,
 ) -> ReleaseResult:
     """Run the whole chain for one experiment config and one Hub repo; with `space` (a Space id), a demo Space too:
-    the card is rendered with its "Try it" link, and the Space is published after the model."""
+    the card is rendered with its "Try it" link, and the Space is published after the model.
+
+    A run folder that holds another config's run is replaced only with `overwrite` (else a one-line error before
+    any work); the replacement is atomic, so a failed or interrupted release leaves the old run whole.
+    """
     from .card import build_card
     from .publish.push import push
     from .train.config import load_config
@@ -81,20 +93,25 @@ def release(
     if space is not None and "/" not in repo_id:
         raise HubkitError(f"--space needs the full model id (user/name), not {repo_id!r}")
     config = load_config(config_path)
-    run_dir = Path(out_dir) if out_dir is not None else Path("runs") / config.name
+    run = RunFolder(out_dir if out_dir is not None else Path("runs") / config.name)
+    run_dir = run.root
     result = ReleaseResult(run_dir=run_dir, repo_id=repo_id)
     wanted = config.config_hash()
 
     # 1. train (skipped when this exact config already produced the run)
     say(f"== [1/3] train: {config_path} -> {run_dir}")
-    record = trained_run_is_current(run_dir, wanted)
+    record = trained_run_is_current(run, wanted)
+    if record is None and not overwrite and not run.is_empty():
+        held = run.finished_record()
+        what = f"a run of another config ({held.config_hash[:12]})" if held is not None else "files that are not a finished run"
+        raise HubkitError(f"{run_dir} holds {what}; pass --overwrite to replace it or --out to release into a new folder")
     if record is not None:
         detail = f"up to date (config {wanted[:12]}, run {record.created_at}); not retraining"
         result.stages.append(StageOutcome("train", "skipped", detail))
     else:
         from .train.run import run_experiment
 
-        record = run_experiment(config_path, run_dir, overwrite=True, progress=progress, say=say)
+        record = run_experiment(config_path, run_dir, overwrite=overwrite, progress=progress, say=say)
         if record is None:  # non-main process of a multi-process launch: publishing is the main process's job
             return result
         detail = f"EM {record.eval.exact_match:.2f} F1 {record.eval.f1:.2f} on {record.eval.num_examples} examples"
@@ -102,13 +119,14 @@ def release(
     say(f"   {result.stages[-1].status}: {result.stages[-1].detail}")
 
     # 2. the card, rendered from the record and linted
-    say(f"== [2/3] card: {run_dir / 'model' / 'README.md'}")
-    card_path = run_dir / "model" / "README.md"
+    run = RunFolder(run_dir, record=record)  # the record in hand: read once per release
+    card_path = run.card_path
+    say(f"== [2/3] card: {card_path}")
     before = card_path.read_bytes() if card_path.is_file() else None
-    built = build_card(run_dir, repo_id=repo_id, space_id=space)
+    built = build_card(run, repo_id=repo_id, space_id=space)
     if not built.ok:
         first = built.problems[0]
-        raise HubkitError(f"card lint failed ({len(built.problems)} problem(s)); first: {first.code}: {first.message}")
+        raise ChecksFailed(f"card lint failed ({len(built.problems)} problem(s)); first: {first.code}: {first.message}")
     result.card = built.card
     status = "skipped" if before == built.card.read_bytes() else "ran"
     detail = "unchanged, lint passed" if status == "skipped" else "rendered, lint passed"
@@ -117,7 +135,7 @@ def release(
 
     # 3. push: one commit (a PR by default), smoke-tested, merged, tagged
     say(f"== [3/3] push: {repo_id}" + (f" (tag {tag})" if tag else ""))
-    pushed = push(run_dir, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
+    pushed = push(run, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
     result.push = pushed
     if pushed.committed:
         result.stages.append(StageOutcome("push", "ran", f"commit {pushed.commit_sha} on {pushed.url}"))
@@ -137,3 +155,33 @@ def release(
         result.stages.append(StageOutcome("space", status, detail))
         say(f"   {status}: {detail}")
     return result
+
+
+def run_demo(
+    out_dir: str | Path,
+    *,
+    config_path: str | Path = DEMO_CONFIG,
+    repo_id: str = DEMO_REPO,
+    tag: str = "v0.1.0",
+    extra_args: tuple[str, ...] = (),
+    say: Say = lambda message: None,
+) -> int:
+    """Start a local Hub under OUT/hub, then `hubkit release` CONFIG into OUT/run and onto it; the child's exit code.
+
+    The token is made here, lives only in this process and the child's environment, and is never printed. The
+    release runs in a child process because huggingface_hub reads HF_ENDPOINT when it is first imported.
+    """
+    from .localhub import LocalHub
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HubkitError(f"--out {out} is a file, not a folder")
+    user = repo_id.split("/")[0]
+    token = "hf_demo_" + secrets.token_hex(16)
+    with LocalHub.start(out / "hub", tokens={token: user}) as hub:
+        say(f"local Hub at {hub.url} (storage {out / 'hub'})")
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_OIDC_RESOURCE")}
+        env.update(HF_ENDPOINT=hub.url, HF_TOKEN=token, HF_HUB_DISABLE_TELEMETRY="1")
+        cmd = [sys.executable, "-m", "hubkit.cli", "release", "--config", str(config_path), "--repo", repo_id,
+               "--out", str(out / "run"), "--tag", tag, *extra_args]
+        return subprocess.run(cmd, env=env).returncode

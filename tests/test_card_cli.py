@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,32 +14,19 @@ from hubkit.card.plots import write_loss_plot
 from hubkit.cli import cli
 from hubkit.record import RunRecord
 
-from .conftest import ROOT
-from .test_card_lint import write_model_files
-from .test_card_render import GOLDEN, REFERENCE, REFERENCE_REPO, SMALL
+from .helpers import GOLDEN, REFERENCE_RECORD, ROOT, SMALL_RECORD, assert_one_line_error, build_run
 
+REFERENCE, SMALL = REFERENCE_RECORD, SMALL_RECORD
+REFERENCE_REPO = "Aditya020705/distilbert-lora-finance-qa"  # the repo the golden reference card was rendered for
 HEAVY = ("torch", "transformers", "peft", "datasets", "accelerate", "evaluate")
 
 
 def make_run(tmp_path: Path, record: Path = REFERENCE, with_model: bool = True) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    shutil.copy(record, run / "record.json")
-    if with_model:
-        write_model_files(run / "model", RunRecord.load(record).base_model.architecture)
-    return run
+    return build_run(tmp_path, record, with_model=with_model)
 
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
-
-
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert result.output.count("\n") == 1 and result.output.startswith("Error: "), result.output
-    for fragment in fragments:
-        assert fragment in result.output
 
 
 # --- build-card ----------------------------------------------------------------------------------------------------
@@ -105,15 +91,15 @@ def test_build_card_with_user_template(tmp_path):
 
 
 def test_build_card_fails_on_its_own_lint(tmp_path):
-    """No model files beside the card: the card is written, the problems are listed, exit 2."""
+    """No model files beside the card: the card is written, the problems are listed, exit 1 (a failed check)."""
     run = make_run(tmp_path, with_model=False)
     result = invoke("build-card", "--run", str(run))
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
     assert "library-name: library_name is transformers but" in result.output
     assert result.output.splitlines()[-1].startswith("Error: ") and "lint problem(s)" in result.output
     assert (run / "model" / "README.md").is_file()
     result = invoke("build-card", "--run", str(run), "--json")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["ok"] is False and {p["code"] for p in report["problems"]} == {"library-name"}
 
@@ -129,7 +115,7 @@ def _record_edit(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize(
     "setup, fragments",
     [
-        (lambda tmp: tmp / "no-such-run", ["no run directory"]),
+        (lambda tmp: tmp / "no-such-run", ["no run folder at"]),
         (lambda tmp: (make_run(tmp) / "record.json").write_text("{oops") and tmp / "run", ["invalid JSON at line 1"]),
         (lambda tmp: _record_edit(tmp, lambda d: d["eval"].pop("exact_match")), ["missing field eval.exact_match"]),
         (lambda tmp: _record_edit(tmp, lambda d: d["parameters"].__setitem__("total", "many")),
@@ -160,6 +146,60 @@ def test_build_card_bad_template_is_one_line_exit_2(tmp_path, source, fragments)
     template.write_text(source, encoding="utf-8")
     assert_one_line_error(invoke("build-card", "--run", str(run), "--template", str(template)), *fragments)
     assert not (run / "model" / "README.md").exists()  # nothing written when rendering fails
+
+
+@pytest.mark.parametrize(
+    "source, fragments",
+    [
+        ("{{ range(10**9) | list | length }}\n", ["rendering failed: OverflowError"]),
+        ("{{ 1/0 }}\n", ["rendering failed: ZeroDivisionError"]),
+        ("{{ 'a' * 10**10 }}\n", ["not allowed in a card template", "longer than 1,000,000"]),
+        ("{{ [0] * 10**8 }}\n", ["not allowed in a card template"]),
+        ("{{ 7 ** 100000 }}\n", ["not allowed in a card template", "exponent"]),
+    ],
+    ids=["huge-range", "division-by-zero", "huge-string", "huge-list", "huge-power"],
+)
+def test_user_template_that_raises_is_one_line_exit_2(tmp_path, source, fragments):
+    run = make_run(tmp_path)
+    template = tmp_path / "raising.md.j2"
+    template.write_text(source, encoding="utf-8")
+    assert_one_line_error(invoke("build-card", "--run", str(run), "--template", str(template)), "raising.md.j2",
+                          *fragments)
+    assert not (run / "model" / "README.md").exists()
+
+
+def test_build_card_out_under_a_file_is_one_line_exit_2(tmp_path):
+    run = make_run(tmp_path)
+    blocker = tmp_path / "existing_file"
+    blocker.write_text("not a folder")
+    assert_one_line_error(invoke("build-card", "--run", str(run), "-o", str(blocker / "README.md")),
+                          f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "edit, fragments",
+    [
+        (lambda d: d.__setitem__("train_loss", float("inf")), ["field train_loss", "finite number"]),
+        (lambda d: d["eval"].__setitem__("eval_loss", float("nan")), ["field eval.eval_loss", "finite number"]),
+        (lambda d: d["card"].__setitem__("model_name", "two\nlines"), ["field card.model_name", "one non-empty line"]),
+    ],
+    ids=["infinite-loss", "nan-loss", "newline-in-name"],
+)
+def test_record_values_a_card_cannot_show_are_one_line_exit_2(tmp_path, edit, fragments):
+    run = _record_edit(tmp_path, edit)  # json.dumps writes Infinity/NaN, which json.loads reads back
+    assert_one_line_error(invoke("build-card", "--run", str(run)), *fragments)
+    assert not (run / "model" / "README.md").exists()
+
+
+def test_build_card_replaces_the_card_atomically(tmp_path):
+    run = make_run(tmp_path)
+    assert invoke("build-card", "--run", str(run)).exit_code == 0
+    card = run / "model" / "README.md"
+    card.write_text("an old card\n")
+    assert invoke("build-card", "--run", str(run)).exit_code == 0
+    assert card.read_text().startswith("---\n")
+    assert sorted(p.name for p in card.parent.iterdir() if p.name.startswith(".")) == []  # no temp file left
 
 
 def test_build_card_missing_template_file(tmp_path):

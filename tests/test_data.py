@@ -11,13 +11,9 @@ from pydantic import ValidationError
 
 from hubkit.errors import HubkitError
 from hubkit.record import DatasetInfo
-from hubkit.train.data import (
-    OPTIONS_PREFIX,
-    SENTIMENT_QUESTION,
-    DatasetSpec,
-    best_overlap_sentence,
-    prepare_data,
-)
+from hubkit.train.config import DatasetSpec
+from hubkit.train.data import prepare_data
+from hubkit.train.kinds import OPTIONS_PREFIX, SENTIMENT_QUESTION, best_overlap_sentence
 
 PHRASEBANK_LINES = [
     "Sepp\u00e4l\u00e4 's net sales rose 10 % in the quarter .@positive",
@@ -72,10 +68,10 @@ def test_phrasebank_first_word_is_the_references_format(tmp_path):
     assert any("\u00c5land" in row["context"] for row in every)
 
     (info,) = data.infos
-    DatasetInfo(**info)  # the record's own validation: keys match and rows add up
-    assert (info["rows_read"], info["rows_dropped"], info["rows_train"], info["rows_eval"]) == (12, 1, 8, 3)
-    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert info["format"] == "first_word" and info["source"] == str(path)
+    assert isinstance(info, DatasetInfo)  # the record's own type, validated when made (rows add up)
+    assert (info.rows_read, info.rows_dropped, info.rows_train, info.rows_eval) == (12, 1, 8, 3)
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert info.format == "first_word" and info.source == str(path)
 
 
 def test_phrasebank_options_format_does_not_leak_the_label(tmp_path):
@@ -83,12 +79,12 @@ def test_phrasebank_options_format_does_not_leak_the_label(tmp_path):
     rows = list(data.train) + list(data.eval)
     assert_offsets_check(rows)
     for row in rows:
-        label = row["answers"]["text"][0]
+        label, start = row["answers"]["text"][0], row["answers"]["answer_start"][0]
         assert row["context"].startswith(OPTIONS_PREFIX)  # the same prefix whatever the label
-        assert row["answers"]["answer_start"][0] < len(OPTIONS_PREFIX)
+        assert OPTIONS_PREFIX[start : start + len(label)] == label  # the answer is the label's span in the options
     starts = {row["answers"]["text"][0]: row["answers"]["answer_start"][0] for row in rows}
     assert len(set(starts.values())) == 3  # each label has its own span in the options list
-    assert data.infos[0]["format"] == "options"
+    assert data.infos[0].format == "options"
 
 
 def test_no_eval_example_is_in_train_and_split_is_seeded(tmp_path):
@@ -105,7 +101,7 @@ def test_no_eval_example_is_in_train_and_split_is_seeded(tmp_path):
 def test_relative_path_resolves_against_base_dir(tmp_path):
     write_phrasebank(tmp_path)
     data = prepare_data([phrasebank_spec("phrases.txt")], seed=0, base_dir=tmp_path)
-    assert data.infos[0]["source"] == "phrases.txt"  # as the config gave it
+    assert data.infos[0].source == "phrases.txt"  # as the config gave it
 
 
 FIQA_ROWS = [
@@ -144,9 +140,9 @@ def test_fiqa_limit_and_recipe(tmp_path):
                        limit=5, license="unknown")
     data = prepare_data([spec], seed=0)
     (info,) = data.infos
-    DatasetInfo(**info)
-    assert (info["rows_read"], info["rows_train"], info["rows_eval"]) == (5, 4, 1)
-    assert "sentence" in info["recipe"] and info["task"] == "Financial QA"
+    assert isinstance(info, DatasetInfo)
+    assert (info.rows_read, info.rows_train, info.rows_eval) == (5, 4, 1)
+    assert "sentence" in info.recipe and info.task == "Financial QA"
     rows = list(data.train) + list(data.eval)
     assert_offsets_check(rows)
     assert {r["question"] for r in rows} == {r["question"] for r in FIQA_ROWS[:5]}
@@ -164,26 +160,40 @@ def test_squad_jsonl_and_several_datasets(tmp_path):
                         license="apache-2.0")
     data = prepare_data([squad, phrasebank_spec(write_phrasebank(tmp_path))], seed=0)
     assert len(data.train) + len(data.eval) == 5 + 11
-    assert [i["rows_train"] + i["rows_eval"] for i in data.infos] == [5, 11]
+    assert [i.rows_train + i.rows_eval for i in data.infos] == [5, 11]
     assert "demo-0" in data.train["id"][:] + data.eval["id"][:]
     assert set(data.train["source"][:]) == {"demo/squad", "FinanceMTEB/financial_phrasebank"}
 
 
 BAD_INPUTS = {
-    "missing file": lambda p: phrasebank_spec(p / "nope.txt"),
-    "bad label": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
-    "line without label": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
-    "empty file": lambda p: phrasebank_spec(write_phrasebank(p, [])),
-    "empty split": lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
-    "bad json": lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')),
-                                      license="x"),
-    "missing column": lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                            path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))),
-    "empty answer": lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                          path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))),
-    "wrong offset": lambda p: DatasetSpec(kind="squad_jsonl", name="s", license="x", path=str(write_jsonl(p, [
+    "missing file": (lambda p: phrasebank_spec(p / "nope.txt"), "no file at"),
+    "bad label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
+                  "bad label 'great'"),
+    "line without label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
+                           "line without '@label': no label here (row 13)"),
+    "empty file": (lambda p: phrasebank_spec(write_phrasebank(p, [])), "is empty"),
+    "empty split": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
+                    "1 unique rows cannot give both a train and an eval split"),
+    "bad json": (lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')),
+                                       license="x"), "as JSON lines"),
+    "not utf-8": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x", path=str(_write_bytes(
+        p / "f.jsonl", b'{"question": "q", "answer": "a."}\n{"question": "q\xe9", "answer": "a."}\n'))),
+        "is not UTF-8 text (byte 0xe9 on line 2)"),
+    "missing column": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
+                                             path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))),
+                       "missing column(s) answer"),
+    "empty answer": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
+                                           path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))),
+                     "empty or non-text question/answer"),
+    "wrong offset": (lambda p: DatasetSpec(kind="squad_jsonl", name="s", license="x", path=str(write_jsonl(p, [
         {"question": "q", "context": "abc def", "answers": {"text": ["def"], "answer_start": [1]}}] * 5))),
+        "answer 'def' is not at character 1"),
 }
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def _write(path: Path, text: str) -> Path:
@@ -193,10 +203,11 @@ def _write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_a_one_line_error(tmp_path, case):
-    spec = BAD_INPUTS[case](tmp_path)
+    make, fragment = BAD_INPUTS[case]
     with pytest.raises(HubkitError) as info:
-        prepare_data([spec], seed=0)
-    assert "\n" not in str(info.value) and str(info.value)
+        prepare_data([make(tmp_path)], seed=0)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("dataset ") and fragment in message, message
 
 
 def test_bad_specs():
@@ -218,14 +229,13 @@ def test_real_shared_data(shared_data, fmt):
                        limit=30, license="unknown")
     data = prepare_data([phrasebank, fiqa], seed=42, eval_fraction=0.2)
     pb, fq = data.infos
-    for info in data.infos:
-        DatasetInfo(**info)
-    assert (pb["rows_read"], pb["rows_dropped"], pb["rows_train"] + pb["rows_eval"], pb["rows_eval"]) == (
+    assert all(isinstance(info, DatasetInfo) for info in data.infos)
+    assert (pb.rows_read, pb.rows_dropped, pb.rows_train + pb.rows_eval, pb.rows_eval) == (
         2264, 5, 2259, 452)
-    assert pb["sha256"] == "e40398d27fa23c00ff07fed9872aa0ab88a3868a0fb435ab36967df566f85891"  # SOURCES.md
-    assert (fq["rows_read"], fq["rows_dropped"], fq["rows_train"] + fq["rows_eval"]) == (30, 0, 30)
-    assert len(data.train) == pb["rows_train"] + fq["rows_train"]
-    assert len(data.eval) == pb["rows_eval"] + fq["rows_eval"]
+    assert pb.sha256 == "e40398d27fa23c00ff07fed9872aa0ab88a3868a0fb435ab36967df566f85891"  # SOURCES.md
+    assert (fq.rows_read, fq.rows_dropped, fq.rows_train + fq.rows_eval) == (30, 0, 30)
+    assert len(data.train) == pb.rows_train + fq.rows_train
+    assert len(data.eval) == pb.rows_eval + fq.rows_eval
     assert_offsets_check(data.train)
     assert_offsets_check(data.eval)
     assert len(set(data.train["id"][:]) | set(data.eval["id"][:])) == len(data.train) + len(data.eval)
@@ -259,7 +269,39 @@ def test_hub_rows_go_through_the_same_conversion(monkeypatch):
     data = prepare_data([pb, fq], seed=0)
     assert calls == [("FinanceMTEB/financial_phrasebank", None, "abc123", None), ("explodinggradients/fiqa", "main", None, "test")]
     info_pb, info_fq = data.infos
-    assert (info_pb["source"], info_pb["revision"], info_pb["sha256"]) == ("FinanceMTEB/financial_phrasebank", "abc123", None)
-    assert (info_pb["rows_read"], info_pb["rows_dropped"]) == (12, 1)
-    assert info_fq["rows_read"] == 5
+    assert (info_pb.source, info_pb.revision, info_pb.sha256) == ("FinanceMTEB/financial_phrasebank", "abc123", None)
+    assert (info_pb.rows_read, info_pb.rows_dropped) == (12, 1)
+    assert info_fq.rows_read == 5
     assert_offsets_check(list(data.train) + list(data.eval))
+
+
+# --- the registry of dataset kinds -------------------------------------------------------------------------------
+
+
+def test_every_kind_is_complete():
+    from hubkit.train.kinds import KINDS
+
+    for name, kind in KINDS.items():
+        assert kind.name == name and kind.task and kind.formats and kind.required_columns
+        assert all(recipe.strip() for recipe in kind.recipes.values())
+        assert kind.local_builder in ("json", "text")
+
+
+def test_a_new_kind_is_one_registry_entry(tmp_path, monkeypatch):
+    """Config validation, reading, conversion and the record's recipe all come from the one entry."""
+    from hubkit.train import kinds
+
+    def headline_row(row, fmt, name):
+        return {"question": "What is the headline?", "context": row["title"],
+                "answers": {"text": [row["title"]], "answer_start": [0]}}
+
+    entry = kinds.DatasetKind(name="headlines", task="Headline copying", recipes={"squad": "answer = the whole title"},
+                              required_columns=("title",), convert=headline_row)
+    monkeypatch.setitem(kinds.KINDS, "headlines", entry)
+    path = write_jsonl(tmp_path, [{"title": f"Shares rose {i} percent"} for i in range(10)], "h.jsonl")
+    data = prepare_data([DatasetSpec(kind="headlines", name="me/headlines", path=str(path), license="mit")], seed=0)
+    (info,) = data.infos
+    assert (info.task, info.recipe, info.rows_train + info.rows_eval) == ("Headline copying", "answer = the whole title", 10)
+    assert_offsets_check(list(data.train) + list(data.eval))
+    with pytest.raises(ValidationError, match="format 'options' is not one of squad for headlines"):
+        DatasetSpec(kind="headlines", name="x", license="x", format="options")

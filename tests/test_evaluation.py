@@ -7,7 +7,7 @@ import math
 import datasets
 import pytest
 
-from hubkit.record import Baseline, EvalMetrics
+from hubkit.record import EvalMetrics
 from hubkit.train.baselines import baselines
 from hubkit.train.evaluation import evaluate_qa
 from hubkit.train.tiny import write_tiny_base
@@ -104,7 +104,7 @@ def labelled(labels: list[str], first_words: list[str]) -> datasets.Dataset:
 def test_baselines_on_a_hand_made_set():
     labels = ["neutral", "neutral", "positive", "neutral", "negative"]
     first = ["positive.", "Options:", "positive,", "(neutral)", "x"]
-    rows = {b["name"]: Baseline(**b) for b in baselines(labelled(labels, first))}
+    rows = {b.name: b for b in baselines(labelled(labels, first))}
     assert set(rows) == {"majority class", "first word of the context"}
     majority_share = 100 * labels.count("neutral") / len(labels)
     assert rows["majority class"].exact_match == pytest.approx(majority_share)

@@ -53,7 +53,7 @@ def test_reference_configuration_gives_the_published_counts():
 def test_lora_info_reads_back_the_peft_config():
     peft_model = build_lora_model(_full_distilbert_qa(), r=8, alpha=16, dropout=0.1, target_modules=["v_lin", "q_lin"])
     info = lora_info(peft_model)
-    assert info == {
+    assert info.model_dump() == {
         "r": 8, "alpha": 16, "dropout": 0.1, "target_modules": ["q_lin", "v_lin"],
         "task_type": "QUESTION_ANS", "modules_to_save": ["qa_outputs"],
     }

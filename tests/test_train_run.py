@@ -11,9 +11,8 @@ from click.testing import CliRunner
 from hubkit.cli import cli
 from hubkit.record import RunRecord
 
-from .conftest import ROOT
-
-TINY = ROOT / "pipeline" / "tiny.yaml"
+from .helpers import TINY_CONFIG as TINY
+from .helpers import assert_one_line_error, tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +85,31 @@ def test_run_folder_holds_model_adapter_and_no_training_state(tiny_run):
 
 def test_refuses_to_overwrite_a_run(tiny_run):
     out, _ = tiny_run
+    before = tree_digest(out)
     result = CliRunner().invoke(cli, ["train", "--config", str(TINY), "--out", str(out), "--quiet"])
-    _assert_one_line_error(result, "is not empty")
+    assert_one_line_error(result, "is not empty")
+    assert tree_digest(out) == before
+
+
+def test_overwrite_with_bad_data_leaves_the_old_run_whole(tiny_run, tmp_path):
+    """The issue's repro: a config whose PhraseBank line lacks "@", --overwrite: one-line error, the run untouched."""
+    import shutil
+
+    out = tmp_path / "r"
+    shutil.copytree(tiny_run[0], out)
+    before = tree_digest(out)
+    config = _config(tmp_path, _bad_data_file("Profits rose without a label\n"))
+    result = CliRunner().invoke(cli, ["train", "--config", config, "--out", str(out), "--overwrite", "--quiet"])
+    assert_one_line_error(result, "without '@label'")
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial folder left
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------------
 
 
 def _assert_one_line_error(result, message: str) -> None:
-    assert result.exit_code == 2, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and message in errors[0], result.stderr
-    assert result.stdout == ""
+    assert_one_line_error(result, message)
 
 
 def _config(tmp_path, mutate) -> str:
@@ -108,6 +120,12 @@ def _config(tmp_path, mutate) -> str:
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
+
+
+def _non_utf8_fiqa(data, tmp_path):
+    bad = tmp_path / "fiqa.jsonl"
+    bad.write_bytes(b'{"question": "Why?", "answer": "Because \xff\xfe of rates."}\n' * 4)
+    data["datasets"][1]["path"] = str(bad)
 
 
 def _bad_data_file(text: str):
@@ -131,6 +149,9 @@ def _bad_data_file(text: str):
         (lambda d, p: d["base_model"].update(path=str(p / "no-model")), "no model folder"),
         (lambda d, p: d["base_model"].update(path="pkg:hubkit_no_such_package"), "is not installed"),
         (lambda d, p: d["training"].update(lr_scheduler="wavy"), "unknown scheduler"),
+        (_non_utf8_fiqa, "is not UTF-8 text (byte 0xff on line 1)"),
+        (lambda d, p: d["card"].update(model_name="two\nlines"), "field card.model_name: must be one non-empty line"),
+        (lambda d, p: d["datasets"][0].update(kind="csv"), "unknown dataset kind 'csv'"),
     ],
 )
 def test_bad_inputs_exit_2_with_one_line(tmp_path, mutate, message):
@@ -155,5 +176,23 @@ def test_out_must_be_a_folder(tmp_path):
     target.write_text("x")
     result = CliRunner().invoke(cli, ["train", "--config", str(TINY), "--out", str(target)])
     _assert_one_line_error(result, "is a file, not a folder")
+    result = CliRunner().invoke(cli, ["train", "--config", str(TINY), "--out", str(target / "sub"), "--overwrite"])
+    _assert_one_line_error(result, f"{target} is a file, not a folder")
+    assert target.read_text() == "x"
+
+
+def test_a_missing_base_model_is_reported_before_data_prep(tmp_path):
+    config = _config(tmp_path, lambda d, p: d["base_model"].update(path=str(p / "no-model")))
+    result = CliRunner().invoke(cli, ["train", "--config", config, "--out", str(tmp_path / "run"), "--quiet"])
+    _assert_one_line_error(result, "no model folder (config.json)")
+    assert "[1/7] data" not in result.stderr
+
+
+def test_duplicate_keys_in_a_config_are_refused(tmp_path):
+    text = TINY.read_text().replace("  r: 4\n", "  r: 4\n  r: 8\n", 1)
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["train", "--config", str(path), "--out", str(tmp_path / "run")])
+    _assert_one_line_error(result, "duplicate key 'r'")
     result = CliRunner().invoke(cli, ["train", "--config", str(tmp_path), "--out", str(tmp_path / "r")])
     _assert_one_line_error(result, "no experiment config at")

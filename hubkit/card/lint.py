@@ -18,13 +18,13 @@ from huggingface_hub.repocard_data import ModelCardData
 
 from ..errors import HubkitError
 from ..ids import is_hub_id, looks_like_local_path
+from ..runfolder import CARD_FILENAME
 from ..secret_scan import find_secrets
 
 # Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK (the Hub server's own), copied because importing
 # huggingface_hub.repocard pulls in the HTTP client and doubles build-card's start-up time; a test keeps them equal.
 REGEX_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
-CARD_FILENAME = "README.md"
 RELATIONS = {"adapter", "merge", "quantized", "finetune"}
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_model.bin")

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..record import LossPoint
 
-PLOT_FILENAME = "loss.png"
 PLOT_VERSION = "2"  # bump whenever the drawing code below changes what the PNG looks like
 KEY_CHUNK = "hubkit-plot-key"
 

@@ -1,7 +1,7 @@
 """Render a model card from a run record with Jinja2.
 
 Two environments share one set of filters and one context:
-- the built-in template (`templates/model_card.md.j2`, shipped inside the package) loads with a FileSystemLoader;
+- the built-in template (`hubkit/templates/model_card.md.j2`, shipped inside the package as package data) loads with a FileSystemLoader;
 - a user's `--template` renders in a `SandboxedEnvironment`: a card template is input, not code, and must not reach
   Python internals. It can still `{% import "macros.md.j2" %}` the built-in macros.
 Both use `StrictUndefined`, so a missing value stops the build with its name instead of leaving an empty cell.
@@ -24,7 +24,7 @@ from . import findings
 from .formatting import FILTERS
 from .usage import render_usage_snippet
 from .metadata import front_matter, is_hub_id
-from .plots import PLOT_FILENAME
+from ..runfolder import PLOT_FILENAME
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TEMPLATE = "model_card.md.j2"
@@ -40,12 +40,31 @@ def _env_options() -> dict[str, Any]:
     )
 
 
+MAX_TEMPLATE_SEQUENCE = 1_000_000  # longest string/list a user template may build with `*`
+MAX_TEMPLATE_EXPONENT = 1_000  # largest exponent `**` may take in a user template
+
+
+class _CardSandbox(SandboxedEnvironment):
+    """The sandbox, plus bounds on `*` and `**`, so `'a' * 10**10` is refused instead of exhausting memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_TEMPLATE_SEQUENCE:
+                    raise jinja2.exceptions.SecurityError(f"a sequence longer than {MAX_TEMPLATE_SEQUENCE:,} items")
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_TEMPLATE_EXPONENT:
+            raise jinja2.exceptions.SecurityError(f"an exponent above {MAX_TEMPLATE_EXPONENT:,}")
+        return super().call_binop(context, operator, left, right)
+
+
 def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     """The built-in environment, or a sandboxed one that looks in `template_dir` first, then the built-ins."""
     if template_dir is None:
         env: jinja2.Environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), **_env_options())
     else:
-        env = SandboxedEnvironment(
+        env = _CardSandbox(
             loader=jinja2.FileSystemLoader([str(template_dir), str(TEMPLATES_DIR)]), **_env_options()
         )
     env.filters.update(FILTERS)
@@ -120,4 +139,9 @@ def render_card(
         raise HubkitError(f"template {name}: not allowed in a card template: {exc}") from None
     except jinja2.TemplateError as exc:
         raise HubkitError(f"template {name}: {exc}") from None
+    except (ArithmeticError, MemoryError, RecursionError, ValueError, TypeError, LookupError) as exc:
+        if template is None:
+            raise  # the built-in template failing is a bug in hubkit, not bad input
+        what = " ".join(str(exc).split())[:120]
+        raise HubkitError(f"template {name}: rendering failed: {type(exc).__name__}: {what}") from None
     return text if text.endswith("\n") else text + "\n"

@@ -1,4 +1,7 @@
-"""`hubkit build-card` and `hubkit lint-card`: parse, call hubkit.card, print. No torch/transformers/peft here."""
+"""`hubkit build-card` and `hubkit lint-card`: parse, call hubkit.card, print. No torch/transformers/peft here.
+
+Both follow the CLI's exit codes (hubkit.cli): 1 when the card has lint problems, 2 for bad input.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import HubkitError
+from ..errors import ChecksFailed, HubkitError
 from .params import REPO_ID
 
 
@@ -21,7 +24,7 @@ from .params import REPO_ID
               help="Repo id the usage snippet loads (default: the record's card.model_name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def build_card(run_dir: Path, template: Path | None, out: Path | None, repo_id: str | None, as_json: bool) -> None:
-    """Render the model card from a run's record.json, draw the loss plot, and lint the result (exit 2 on problems)."""
+    """Render the model card from a run's record.json, draw the loss plot, and lint it (exit 1 on lint problems)."""
     from ..card import build_card as build
 
     result = build(run_dir, template=template, out=out, repo_id=repo_id)
@@ -29,13 +32,13 @@ def build_card(run_dir: Path, template: Path | None, out: Path | None, repo_id: 
         click.echo(json.dumps({"card": str(result.card), "plot": str(result.plot), "ok": result.ok,
                                "problems": [p.to_dict() for p in result.problems]}, indent=2))
         if not result.ok:
-            raise SystemExit(2)
+            raise click.exceptions.Exit(ChecksFailed.exit_code)
         return
     for problem in result.problems:
         click.echo(f"{result.card}: {problem}", err=True)
     if not result.ok:
-        raise HubkitError(f"{result.card}: {len(result.problems)} lint problem(s); fix the record or template, "
-                          "do not publish this card")
+        raise ChecksFailed(f"{result.card}: {len(result.problems)} lint problem(s); fix the record or template, "
+                           "do not publish this card")
     click.echo(f"wrote {result.card} and {result.plot}")
 
 
@@ -56,4 +59,4 @@ def lint_card(path: Path, as_json: bool) -> None:
         if not problems:
             click.echo(f"{path}: ok")
     if problems:
-        raise SystemExit(1)
+        raise click.exceptions.Exit(ChecksFailed.exit_code)

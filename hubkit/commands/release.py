@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
+from ..release import DEMO_CONFIG, DEMO_REPO, run_demo
 from .params import REPO_ID, REPO_ID_WITH_NAMESPACE, TAG
-
-DEMO_CONFIG = "pipeline/demo.yaml"
-DEMO_REPO = "demo/minilm-lora-finance-qa"
 
 
 def _say(message: str) -> None:
@@ -28,13 +23,15 @@ def _say(message: str) -> None:
 @click.option("--tag", type=TAG, default=None, help="tag the published Hub commit, e.g. v1.0.0")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="run folder (default runs/<config name>); a finished run of the same config is reused")
+@click.option("--overwrite", is_flag=True,
+              help="replace a run of another config in --out (atomically, once the new run is complete)")
 @click.option("--private", is_flag=True, help="create the repo private")
 @click.option("--no-pr", is_flag=True, help="commit straight to main (still smoke-tested) instead of via a PR")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON on stdout")
 @click.option("--space", "with_space", is_flag=True, help="also publish a Gradio demo Space (hubkit space) and link it")
 @click.option("--space-repo", default=None, help="the demo Space's id  [default: REPO-demo]")
-def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json, with_space, space_repo) -> None:
+def release(config_path, repo_id, tag, out_dir, overwrite, private, no_pr, quiet, as_json, with_space, space_repo) -> None:
     """Train, build the card, push as one smoke-tested commit, tag: the whole release in one command."""
     import contextlib
 
@@ -51,7 +48,7 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json, 
     try:
         with contextlib.redirect_stdout(sys.stderr):  # libraries that print keep stdout for the result
             result = do_release(config_path, repo_id, out_dir=out_dir, tag=tag, private=private,
-                                create_pr=not no_pr, progress=not quiet, say=_say,
+                                create_pr=not no_pr, overwrite=overwrite, progress=not quiet, say=_say,
                                 space=(space_repo or f"{repo_id}-demo") if with_space or space_repo else None)
     except SmokeTestFailed as exc:
         click.echo(format_table(exc.report))
@@ -79,24 +76,12 @@ def release(config_path, repo_id, tag, out_dir, private, no_pr, quiet, as_json, 
 @click.option("--tag", type=TAG, default="v0.1.0", show_default=True, help="tag for the local Hub commit")
 def demo(out_dir, config_path, repo_id, tag) -> None:
     """Release the demo experiment to a local Hub this command starts: no account, no network, a few minutes."""
-    from ..localhub import LocalHub
-
     out = Path(out_dir)
-    user = repo_id.split("/")[0]
-    token = "hf_demo_" + secrets.token_hex(16)  # lives only in this process and the child's environment
-    with LocalHub.start(out / "hub", tokens={token: user}) as hub:
-        _say(f"local Hub at {hub.url} (storage {out / 'hub'})")
-        env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN=token, HF_HUB_DISABLE_TELEMETRY="1")
-        env.pop("HF_HUB_OFFLINE", None)
-        env.pop("HF_OIDC_RESOURCE", None)
-        # A child process: huggingface_hub reads HF_ENDPOINT when it is imported.
-        cmd = [sys.executable, "-m", "hubkit.cli", "release", "--config", config_path, "--repo", repo_id,
-               "--out", str(out / "run"), "--tag", tag, "--space"]
-        # The child prints the smoke-test table, the card's path and the model's URL on the local Hub.
-        child = subprocess.run(cmd, env=env)
-        if child.returncode != 0:
-            raise SystemExit(child.returncode)
-        click.echo(f"browse it: hubkit hub serve --root {out / 'hub'}   then HF_ENDPOINT=<its url> "
-                   f"python -c \"from transformers import pipeline; pipeline('question-answering', model='{repo_id}')\"")
-        click.echo(f"open the demo app: hubkit hub serve --root {out / 'hub'} --port 8000 &   then "
-                   f"HF_ENDPOINT=http://127.0.0.1:8000 hubkit space --model {repo_id} --serve   (http://127.0.0.1:7860)")
+    # The child prints the smoke-test table, the card's path and the model's URL on the local Hub.
+    code = run_demo(out, config_path=config_path, repo_id=repo_id, tag=tag, extra_args=("--space",), say=_say)
+    if code != 0:
+        raise click.exceptions.Exit(code)
+    click.echo(f"browse it: hubkit hub serve --root {out / 'hub'}   then HF_ENDPOINT=<its url> "
+               f"python -c \"from transformers import pipeline; pipeline('question-answering', model='{repo_id}')\"")
+    click.echo(f"open the demo app: hubkit hub serve --root {out / 'hub'} --port 8000 &   then "
+               f"HF_ENDPOINT=http://127.0.0.1:8000 hubkit space --model {repo_id} --serve   (http://127.0.0.1:7860)")

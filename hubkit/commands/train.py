@@ -8,13 +8,16 @@ import sys
 
 import click
 
+from ..runfolder import RunFolder
+
 
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(),
               help="experiment config, e.g. pipeline/finance_qa.yaml")
 @click.option("--out", "out_dir", required=True, type=click.Path(),
-              help="run folder to write: model/, adapter/, record.json")
-@click.option("--overwrite", is_flag=True, help="replace the run already in --out")
+              help="run folder to write: model/, adapter/, loss.png, record.json")
+@click.option("--overwrite", is_flag=True,
+              help="replace the run already in --out, once the new one is complete (a failed run leaves it whole)")
 @click.option("--json", "as_json", is_flag=True, help="print the run record as JSON on stdout")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def train(config_path: str, out_dir: str, overwrite: bool, as_json: bool, quiet: bool) -> None:
@@ -50,4 +53,5 @@ def train(config_path: str, out_dir: str, overwrite: bool, as_json: bool, quiet:
         click.echo(f"  ablation r={row.r}: EM {row.exact_match:.2f}  F1 {row.f1:.2f}  train loss {row.train_loss:.4f}")
     click.echo(f"  merge parity: max |logit diff| {record.merge.max_abs_logit_diff:.2e}")
     click.echo(f"  training wall time {record.hardware.wall_time_seconds:.1f} s on {record.hardware.device}")
-    click.echo(f"  wrote {out_dir}/model, {out_dir}/adapter, {out_dir}/record.json")
+    run = RunFolder(out_dir)
+    click.echo(f"  wrote {run.model_dir}, {run.adapter_dir}, {run.plot_path}, {run.record_path}")

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import HubkitError
+from ..errors import ChecksFailed, HubkitError
 from ..record import RunRecord
 from .stage import CARD_FILENAME, MODEL_DIRNAME
 
@@ -96,7 +96,7 @@ def lint_or_fail(card: Path, model_dir: Path) -> None:
     if problems:
         shown = "; ".join(f"{p.code}: {p.message}" for p in problems[:3])
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise HubkitError(f"card lint failed, nothing uploaded: {shown}{more}")
+        raise ChecksFailed(f"card lint failed, nothing uploaded: {shown}{more}")
 
 
 def validate_metadata(api, text: str, describe) -> list[str]:

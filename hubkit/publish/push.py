@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import HubkitError
 from ..ids import check_repo_id, check_tag
+from ..runfolder import RunFolder
 from .auth import Identity, endpoint_from_env, resolve_token, scrub, whoami
 from .cardcheck import card_for_repo, lint_or_fail, validate_metadata
 from .prs import (
@@ -243,7 +244,7 @@ def _stage_with_card(run: Path, card_path: Path, token: str | None):
 
 
 def push(
-    run_dir: str | Path,
+    run_dir: str | Path | RunFolder,
     repo_id: str,
     *,
     tag: str | None = None,
@@ -261,9 +262,9 @@ def push(
     Raises HubkitError (one line, exit 2) for bad input or a failed Hub call, and SmokeTestFailed (exit 1, carrying
     the report) when the pushed revision does not print what its card's code blocks claim.
     """
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise HubkitError(f"no run folder at {run}")
+    folder = RunFolder.of(run_dir)
+    folder.require_model()
+    run = folder.root
     if tag is not None:
         check_tag(tag)  # git's ref-name rules, before anything is read from or sent to the Hub
     check_repo_id((repo_id or "").strip())

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from ..errors import HubkitError
 from ..record import RECORD_FILENAME, RunRecord
+from ..runfolder import CARD_FILENAME, MODEL_DIRNAME, RunFolder
 from ..secret_scan import find_secrets_in_bytes
-
-MODEL_DIRNAME = "model"
-CARD_FILENAME = "README.md"
 
 # Files of the merged model folder that a Hub model repo needs (weights, config, tokenizer, card, plots).
 ALLOWED_NAMES = frozenset(
@@ -144,19 +142,15 @@ def _hash_file(path: Path, size: int, token: bytes | None) -> tuple[str, str]:
     return sha256.hexdigest(), sha1.hexdigest()
 
 
-def stage_run(run_dir: str | Path, token: str | None = None) -> Staging:
+def stage_run(run_dir: str | Path | RunFolder, token: str | None = None) -> Staging:
     """Validate a run folder and pick the files to publish: allowed files of `RUN/model/` plus `RUN/record.json`.
 
     Only the top level of `model/` is considered (sub-folders such as checkpoints are skipped); `adapter/` and
     everything else in the run folder stay local.
     """
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise HubkitError(f"no run folder at {run}")
-    model_dir = run / MODEL_DIRNAME
-    if not model_dir.is_dir():
-        raise HubkitError(f"{run}: no {MODEL_DIRNAME}/ folder (the merged model); finish the run first")
-    record = RunRecord.load(run / RECORD_FILENAME)
+    run = RunFolder.of(run_dir)
+    model_dir = run.require_model()
+    record = run.record
     token_bytes = token.encode() if token else None
 
     candidates: list[tuple[str, Path]] = []
@@ -173,7 +167,7 @@ def stage_run(run_dir: str | Path, token: str | None = None) -> Staging:
             skipped.append((rel, reason))
         else:
             candidates.append((path.name, path))
-    candidates.append((RECORD_FILENAME, run / RECORD_FILENAME))
+    candidates.append((RECORD_FILENAME, run.record_path))
 
     names = {name for name, _ in candidates}
     if CARD_FILENAME not in names:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import collections
 import string
 
+from ..record import Baseline
 
-def baselines(eval_examples) -> list[dict]:
-    """Majority-class and first-word baselines on SQuAD-form `eval_examples`, as `hubkit.record.Baseline` dicts."""
+
+def baselines(eval_examples) -> list[Baseline]:
+    """Majority-class and first-word baselines on SQuAD-form `eval_examples`, as the record's `Baseline`s."""
     from ..metrics import load_squad_metric
 
     ids = eval_examples["id"][:]
@@ -33,14 +35,14 @@ def baselines(eval_examples) -> list[dict]:
         return {"exact_match": float(result["exact_match"]), "f1": float(result["f1"])}
 
     return [
-        {
-            "name": "majority class",
-            "description": f"predicts the eval set's most frequent gold answer ({majority!r}) for every example",
+        Baseline(
+            name="majority class",
+            description=f"predicts the eval set's most frequent gold answer ({majority!r}) for every example",
             **score([majority] * len(ids)),
-        },
-        {
-            "name": "first word of the context",
-            "description": "predicts the context's first whitespace-separated word, stripped of punctuation",
+        ),
+        Baseline(
+            name="first word of the context",
+            description="predicts the context's first whitespace-separated word, stripped of punctuation",
             **score(first_words),
-        },
+        ),
     ]

