@@ -133,8 +133,13 @@ def test_front_matter_parses_with_huggingface_hub():
         assert data.pipeline_tag == "question-answering"
         assert data.license == record.card.license
         assert data.language == record.card.language  # 'no' stays the string "no", not False
-        scores = {r.metric_type: r.metric_value for r in data.eval_results}
-        assert scores == {"exact_match": record.eval.exact_match, "f1": record.eval.f1}
+        # one result per Hub dataset, with that dataset's own scores
+        indexed = [(d, e) for d, e in zip(record.datasets, record.eval_by_dataset) if is_hub_id(d.name)]
+        scores = {(r.dataset_type, r.metric_type): r.metric_value for r in data.eval_results or []}
+        assert scores == {
+            **{(d.name, "exact_match"): e.exact_match for d, e in indexed},
+            **{(d.name, "f1"): e.f1 for d, e in indexed},
+        }
     # only Hub ids go into `datasets`; the small fixture's local dataset name is not one
     assert ModelCard(render_card(RunRecord.load(REFERENCE))).data.datasets == [
         d.name for d in RunRecord.load(REFERENCE).datasets
@@ -199,21 +204,23 @@ def _rows(*specs) -> list[AblationRow]:
 def test_ablation_finding_all_tie_names_the_cheapest():
     record = RunRecord.load(REFERENCE)
     finding = ablation_finding(record.ablation)
-    assert finding.startswith("All 3 ranks reach the same EM and F1 (99.50% / 99.50%)")
+    assert finding.startswith("All 3 ranks reach the same pooled EM and F1 (99.50% / 99.50%)")
     ratio = formatting.ratio(record.ablation[-1].trainable / record.ablation[0].trainable)
     assert "r=4 is the most efficient choice" in finding and f"{ratio} fewer trainable parameters than r=16" in finding
 
 
 def test_ablation_finding_when_the_larger_rank_wins():
     finding = ablation_finding(_rows((4, 100, 80.0, 85.0), (8, 200, 82.0, 87.5), (16, 400, 81.0, 86.0)))
-    assert finding.startswith("r=8 scores best (EM 82.00%, F1 87.50%), 2.50 F1 points above the smallest adapter r=4")
+    assert finding.startswith(
+        "r=8 scores best (pooled EM 82.00%, F1 87.50%), 2.50 pooled F1 points above the smallest adapter r=4"
+    )
     assert "at 2x its trainable parameters" in finding
 
 
 def test_ablation_finding_when_the_smallest_rank_wins():
     finding = ablation_finding(_rows((4, 100, 90.0, 92.0), (8, 200, 85.0, 90.0)))
     assert finding.startswith("r=4, the smallest adapter, scores best")
-    assert "2.00 F1 points above the next best, r=8" in finding
+    assert "2.00 pooled F1 points above the next best, r=8" in finding
 
 
 def test_ablation_finding_partial_tie_prefers_the_cheaper_of_the_tied():
@@ -264,7 +271,8 @@ def test_user_template_can_use_the_built_in_macros(tmp_path):
     template = tmp_path / "mine.md.j2"
     template.write_text(
         '{% import "macros.md.j2" as m %}---\n{{ front_matter }}\n---\n\n# {{ record.card.model_name }} by me\n\n'
-        "{{ m.eval_table(record) }}\n",
+        "{% for e in record.eval_by_dataset %}## {{ e.dataset }}\n\n{{ m.dataset_eval(e, record.held_out, small_slice) }}"
+        "\n\n{% endfor %}## Pooled\n\n{{ m.eval_table(record) }}\n",
         encoding="utf-8",
     )
     record = RunRecord.load(REFERENCE)

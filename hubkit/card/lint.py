@@ -17,6 +17,7 @@ import yaml
 from huggingface_hub.repocard_data import ModelCardData
 
 from ..errors import HubkitError
+from .licenses import hub_licenses
 from .metadata import is_hub_id
 
 # Same pattern as huggingface_hub.repocard.REGEX_YAML_BLOCK (the Hub server's own), copied because importing
@@ -94,8 +95,10 @@ def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
         problems += check_yaml_traps(metadata)
         problems += check_required(metadata)
         problems += check_base_model(metadata)
+        problems += check_license(metadata)
         card_data = _card_data(metadata, problems)
         if card_data is not None:
+            problems += check_model_index_shape(card_data)
             problems += check_model_index(card_data, body)
         if model_dir is not None:
             problems += check_files(metadata, Path(model_dir))
@@ -195,6 +198,62 @@ def check_base_model(metadata: dict[str, Any]) -> list[LintProblem]:
     return problems
 
 
+def check_license(metadata: dict[str, Any]) -> list[LintProblem]:
+    """`license` must be an id from the Hub's list (hubkit/data/hub_licenses.txt); `other` needs a license_name."""
+    value = metadata.get("license")
+    if value in (None, "") or isinstance(value, bool):
+        return []  # missing: check_required; boolean: check_yaml_traps
+    problems = []
+    for item in value if isinstance(value, list) else [value]:
+        if str(item) not in hub_licenses():
+            problems.append(
+                LintProblem("license", f"license {item!r} is not a license id the Hub knows (see "
+                            "https://huggingface.co/docs/hub/repositories-licenses); use one of them, or 'other' "
+                            "with license_name")
+            )
+        elif item == "other" and not metadata.get("license_name"):
+            problems.append(LintProblem("license", "license is 'other' but there is no license_name"))
+    return problems
+
+
+# Split names hubkit (or a user) might give its own held-out slice; no source dataset is split that way by hubkit.
+_HELD_OUT_SPLITS = {"eval", "evaluation", "held-out", "held_out", "heldout", "holdout", "hold-out"}
+
+
+def check_model_index_shape(card_data: ModelCardData) -> list[LintProblem]:
+    """One result per dataset, each naming a real Hub dataset id and that dataset's own config and split.
+
+    A combined id (`a/x+b/y`) is no Hub id, so the Hub links the result to nothing; the held-out slice is not a
+    split of the source dataset (it belongs in the result's name/args), and a result without config/split cannot be
+    traced to the rows it was scored on.
+    """
+    problems = []
+    seen: dict[tuple, str] = {}
+    for result in card_data.eval_results or []:
+        dataset = result.dataset_type
+        where = f"model-index result on {dataset!r}"
+        if not is_hub_id(str(dataset)):
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.type is not a Hub dataset id "
+                                        "(namespace/name); give each dataset its own result"))
+        if not result.dataset_config:
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.config is missing (the source "
+                                        "dataset's config, 'default' when it has none)"))
+        split = result.dataset_split
+        if not split:
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.split is missing (the source "
+                                        "dataset's split the examples came from)"))
+        elif str(split).lower() in _HELD_OUT_SPLITS:
+            problems.append(LintProblem("model-index-dataset", f"{where}: split {split!r} is not a split of the "
+                                        "source dataset; name the source split and describe the held-out slice "
+                                        "in dataset.name/args"))
+        key = (result.task_type, dataset, result.dataset_config, result.dataset_split, result.metric_type)
+        if key in seen:
+            problems.append(LintProblem("model-index-dataset", f"{where}: {result.metric_type} is reported twice "
+                                        "for the same task, dataset, config and split"))
+        seen[key] = dataset
+    return problems
+
+
 # --- body ----------------------------------------------------------------------------------------------------------
 
 
@@ -245,8 +304,27 @@ def _body_value(body: str, names: list[str]) -> tuple[float, int] | None:
     return None
 
 
+def _dataset_section(body: str, dataset: str) -> str | None:
+    """The card body under the heading that names `dataset` (up to the next heading of the same or higher level)."""
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        words = re.sub(r"[`*]", "", heading.group(2)).split() if heading else []
+        if not words or words[0] != dataset:
+            continue
+        level = len(heading.group(1))
+        end = next(
+            (j for j in range(i + 1, len(lines))
+             if (m := re.match(r"^(#{1,6})\s", lines[j])) and len(m.group(1)) <= level),
+            len(lines),
+        )
+        return "\n".join(lines[i + 1 : end])
+    return None
+
+
 def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
-    """Each model-index score must be the number the body's tables show for that metric (at the shown precision)."""
+    """Each model-index score must be the number the body shows for that metric (at the shown precision), in the
+    section headed by the result's dataset: a per-dataset score checked against a pooled table proves nothing."""
     problems = []
     for result in card_data.eval_results or []:
         value = result.metric_value
@@ -256,12 +334,21 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
             )
             continue
         label = result.metric_name or result.metric_type
-        shown = _body_value(body, [result.metric_name, result.metric_type.replace("_", " ")])
+        dataset = str(result.dataset_type)
+        section = _dataset_section(body, dataset)
+        if section is None:
+            problems.append(
+                LintProblem("model-index", f"model-index reports {label} on {dataset} but no heading in the card "
+                            f"body names {dataset}")
+            )
+            continue
+        shown = _body_value(section, [result.metric_name, result.metric_type.replace("_", " ")])
         if shown is None:
             problems.append(
                 LintProblem(
                     "model-index",
-                    f"model-index reports {label} = {value} but no table row in the card body shows {label}",
+                    f"model-index reports {label} = {value} on {dataset} but no table row in that section of the "
+                    f"card body shows {label}",
                 )
             )
             continue
@@ -270,7 +357,8 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
             problems.append(
                 LintProblem(
                     "model-index",
-                    f"model-index reports {label} = {value} but the card body shows {label} = {number:.{decimals}f}",
+                    f"model-index reports {label} = {value} on {dataset} but the card body shows "
+                    f"{label} = {number:.{decimals}f}",
                 )
             )
     return problems

@@ -133,6 +133,9 @@ def prepare_data(
                 "recipe": _RECIPES[(spec.kind, spec.format)],
                 "license": spec.license,
                 "citation": spec.citation,
+                # the Hub dataset's own config/split the rows are (defaults only apply when read from the Hub)
+                "hub_config": spec.subset or (_HUB_DEFAULTS.get(spec.kind, (None, None))[0] if spec.path is None else None),
+                "hub_split": spec.split or (_HUB_DEFAULTS.get(spec.kind, (None, None))[1] if spec.path is None else None),
                 "rows_read": rows_read,
                 "rows_dropped": rows_read - len(unique),
                 "rows_train": len(train),

@@ -51,6 +51,8 @@ def run_experiment(
     from .evaluation import evaluate_qa
     from .lora import build_lora_model, lora_info, parameter_counts
     from .merge import parity_check, save_adapter, save_merged
+    from .per_dataset import label_sets, slice_scores, with_baselines
+    from .provenance import checkout_provenance
     from .smoke import run_smoke
     from .trainer import train_lora
 
@@ -76,6 +78,7 @@ def run_experiment(
             model, tokenizer, data.eval, max_length=training.max_length, doc_stride=training.doc_stride,
             batch_size=config.eval.batch_size, n_best=config.eval.n_best,
             max_answer_length=config.eval.max_answer_length, progress=progress,
+            label_sets=label_sets(data.infos),
         )
 
     # 3. the main LoRA run
@@ -120,6 +123,7 @@ def run_experiment(
                     "steps": row_train.steps, "trainable": row_trainable, "total": row_total,
                     "train_loss": row_train.train_loss, "eval_loss": row_eval.eval_loss,
                     "exact_match": row_eval.exact_match, "f1": row_eval.f1,
+                    "by_dataset": slice_scores(row_eval.by_dataset),
                 })
             del row_model
     if not is_main:
@@ -162,6 +166,9 @@ def run_experiment(
             "eval_loss": evaluation.eval_loss, "num_examples": evaluation.num_examples,
         },
         "baselines": baselines(data.eval),
+        "eval_by_dataset": with_baselines(evaluation.by_dataset, data.eval),
+        "held_out": {"eval_fraction": config.split.eval_fraction, "seed": config.split.seed},
+        "provenance": checkout_provenance(config_path),
         "ablation": ablation,
         "merge": {"max_abs_logit_diff": merge.max_abs_logit_diff, "num_examples": merge.num_examples},
         "smoke_examples": smoke,
