@@ -318,3 +318,96 @@ def test_context_is_plain_data():
 
     context = card_context(RunRecord.load(REFERENCE))
     json.dumps(context)  # raises if anything is not plain data
+
+
+# --- per-dataset view ----------------------------------------------------------------------------------------------
+
+
+def test_model_index_has_one_result_per_hub_dataset_with_its_own_config_and_split():
+    record = RunRecord.load(REFERENCE)
+    data = ModelCard(render_card(record, repo_id=REFERENCE_REPO)).data
+    by_dataset: dict[str, list] = {}
+    for result in data.eval_results:
+        by_dataset.setdefault(result.dataset_type, []).append(result)
+    assert list(by_dataset) == [d.name for d in record.datasets]
+    fraction = f"{record.held_out.eval_fraction * 100:g}%"
+    for info, scores in zip(record.datasets, record.eval_by_dataset):
+        results = by_dataset[info.name]
+        validate_repo_id(info.name)  # the Hub's own validator accepts every dataset.type
+        assert {r.metric_type for r in results} == {"exact_match", "f1"}
+        for r in results:
+            assert (r.dataset_config, r.dataset_split) == (info.hub_config, info.hub_split)
+            assert fraction in r.dataset_name and f"seed {record.held_out.seed}" in r.dataset_name
+            assert r.dataset_args == {"held_out_fraction": record.held_out.eval_fraction,
+                                      "seed": record.held_out.seed, "num_examples": scores.num_examples}
+        assert {r.metric_type: r.metric_value for r in results} == {"exact_match": scores.exact_match,
+                                                                    "f1": scores.f1}
+
+
+def test_summary_names_each_task_and_flags_small_slices():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    summary = text.split("\n# ", 1)[1].split("\n\n")[1]
+    for info, scores in zip(record.datasets, record.eval_by_dataset):
+        claim = f"{scores.exact_match:.2f}% exact match ({scores.f1:.2f}% F1) on {info.name} ({info.task}, "
+        assert claim + f"{scores.num_examples} examples" in summary
+        assert (f"{scores.num_examples} examples: fewer than 30, too few to conclude from" in summary) == scores.too_small
+    assert f"pooled over all {record.eval.num_examples} examples" in summary
+    assert f"{record.eval.exact_match:.2f}% exact match" in summary.split("pooled")[1]
+    # a one-dataset card names that dataset; its pooled score is the same number, so it is not repeated
+    small = RunRecord.load(SMALL)
+    small_summary = render_card(small).split("\n# ", 1)[1].split("\n\n")[1]
+    assert "pooled" not in small_summary and "too few to conclude from" in small_summary
+
+
+def test_per_dataset_sections_show_interval_labels_and_confusion():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    evaluation = text.split("## Evaluation results")[1].split("## Ablation study")[0]
+    assert "Wilson score interval" in evaluation
+    for scores in record.eval_by_dataset:
+        section = evaluation.split(f"### {scores.dataset}\n")[1].split("\n### ")[0]
+        interval = scores.exact_match_interval
+        assert f"| Exact Match (EM) | {scores.exact_match:.2f}% |" in section
+        assert (f"| EM 95% interval (Wilson) | {interval.low:.2f}% – {interval.high:.2f}% "
+                f"({scores.exact_match_correct} of {scores.num_examples} exact) |") in section
+        assert ("**Too small to conclude from:**" in section) == scores.too_small
+        assert ("Confusion matrix (rows = gold label" in section) == (scores.confusion is not None)
+    phrasebank = record.eval_by_dataset[1]
+    for label, row in zip(phrasebank.confusion.labels, phrasebank.confusion.counts):
+        assert f"| {label} | " + " | ".join(str(c) for c in row) + " |" in evaluation
+    for x in phrasebank.labels:
+        assert f"| {x.label} | {x.num_examples} | {x.correct} | {x.accuracy:.2f}% |" in evaluation
+    pooled = evaluation.split("### Pooled over all datasets\n")[1]
+    assert f"| Exact Match (EM) | {record.eval.exact_match:.2f}% |" in pooled
+    # the ablation table has the same per-dataset columns
+    header = next(line for line in text.splitlines() if line.startswith("| Rank |"))
+    assert "EM (pooled) | F1 (pooled) |" in header
+    assert all(f"EM {d.name} | F1 {d.name} |" in header for d in record.datasets)
+
+
+def test_card_says_what_was_held_out_of_which_split():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    for d in record.datasets:
+        assert (f"The rows are the `{d.hub_split}` split of config `{d.hub_config}`. 20% of its unique rows "
+                f"({d.rows_eval}) were held out for evaluation (seed 42), the other {d.rows_train:,} trained on.") in text
+
+
+def test_provenance_beside_the_config_hash():
+    record = RunRecord.load(REFERENCE)
+    footer = render_card(record).rstrip().splitlines()[-1]
+    assert f"`{record.config_hash}`, from git commit `{record.provenance.git_commit}` (clean checkout)" in footer
+    small = RunRecord.load(SMALL)
+    assert "(not run from a git checkout)" in render_card(small).rstrip().splitlines()[-1]
+    data = json.loads(REFERENCE.read_text())
+    data["provenance"]["git_dirty"] = True
+    assert "with uncommitted changes" in render_card(RunRecord.from_dict(data)).rstrip().splitlines()[-1]
+
+
+def test_repo_id_must_be_a_hub_id():
+    with pytest.raises(HubkitError, match="is not a Hub repo id"):
+        render_card(RunRecord.load(REFERENCE), repo_id="me/my model")
+    text = render_card(RunRecord.load(REFERENCE), repo_id="me/finance-qa")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2 and all('"me/finance-qa"' in b for b in blocks)

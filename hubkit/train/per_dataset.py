@@ -40,9 +40,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> dict:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return {
-        "low": max(0.0, 100 * (centre - half)),
-        "high": min(100.0, 100 * (centre + half)),
+    return {  # the bounds are exactly 0 / 100 at 0 / n successes (rounding would leave 1e-15 there)
+        "low": 0.0 if successes == 0 else max(0.0, 100 * (centre - half)),
+        "high": 100.0 if successes == n else min(100.0, 100 * (centre + half)),
         "confidence": confidence,
         "method": "wilson",
     }
