@@ -171,3 +171,46 @@ def test_model_dir_can_be_elsewhere(card_dir, tmp_path):
     card.write_text((card_dir / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     assert "library-name" in codes(lint_card(card))
     assert lint_card(card, model_dir=card_dir) == []
+
+
+# --- usage blocks name the repo being pushed -----------------------------------------------------------------------
+
+REPO = "me/distilbert-lora-finance-qa"
+
+
+@pytest.fixture
+def pushed_card(tmp_path) -> Path:
+    card = tmp_path / "README.md"
+    card.write_text(render_card(RunRecord.load(REFERENCE), repo_id=REPO), encoding="utf-8")
+    return card
+
+
+def test_usage_blocks_name_the_pushed_repo(pushed_card):
+    assert lint_card(pushed_card, model_dir=None) == lint_card(pushed_card, model_dir=None, repo_id=REPO)
+    problems = [p for p in lint_card(pushed_card, repo_id=REPO) if p.code == "usage-repo"]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (f'model="{REPO}"', 'model="distilbert-lora-finance-qa"'),  # the bare model name: a 404 on the Hub
+        (f'repo_id, revision = "{REPO}", "main"', 'repo_id, revision = "someone/else", "main"'),
+        ("model = AutoModelForQuestionAnswering.from_pretrained(repo_id, revision=revision)",
+         'model = AutoModelForQuestionAnswering.from_pretrained("someone/else")'),
+    ],
+)
+def test_usage_block_naming_another_repo_is_caught(pushed_card, old, new):
+    text = pushed_card.read_text(encoding="utf-8")
+    assert old in text
+    pushed_card.write_text(text.replace(old, new, 1), encoding="utf-8")
+    problems = [p for p in lint_card(pushed_card, repo_id=REPO) if p.code == "usage-repo"]
+    assert len(problems) == 1 and REPO in problems[0].message and "\n" not in problems[0].message
+    # without a repo id to compare with, the check does not run
+    assert "usage-repo" not in codes(lint_card(pushed_card))
+
+
+def test_card_built_without_repo_id_fails_for_a_namespaced_push(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(render_card(RunRecord.load(REFERENCE)), encoding="utf-8")  # usage loads the bare model_name
+    assert "usage-repo" in codes(lint_card(card, repo_id=REPO))

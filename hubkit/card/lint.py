@@ -66,12 +66,13 @@ class LintProblem:
         return asdict(self)
 
 
-def lint_card(card_path: Path, model_dir: Path | None = None) -> list[LintProblem]:
+def lint_card(card_path: Path, model_dir: Path | None = None, repo_id: str | None = None) -> list[LintProblem]:
     """Lint the card at `card_path` (a README.md, or a folder holding one).
 
     `model_dir` is the folder of model files the card describes (default: the card's folder); library_name and
-    pipeline_tag are checked against what is there. Returns [] for a clean card. Raises HubkitError when the card
-    cannot be read at all.
+    pipeline_tag are checked against what is there. With `repo_id` (the repo the card is about to be pushed to),
+    every usage code block must load that repo. Returns [] for a clean card. Raises HubkitError when the card cannot
+    be read at all.
     """
     card_path = Path(card_path)
     if card_path.is_dir():
@@ -82,11 +83,11 @@ def lint_card(card_path: Path, model_dir: Path | None = None) -> list[LintProble
         text = card_path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise HubkitError(f"{card_path}: not UTF-8 text") from None
-    return lint_text(text, Path(model_dir) if model_dir is not None else card_path.parent)
+    return lint_text(text, Path(model_dir) if model_dir is not None else card_path.parent, repo_id=repo_id)
 
 
-def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
-    """Lint card text; file checks run only when `model_dir` is given."""
+def lint_text(text: str, model_dir: Path | None = None, repo_id: str | None = None) -> list[LintProblem]:
+    """Lint card text; file checks run only when `model_dir` is given, the usage-block check when `repo_id` is."""
     problems: list[LintProblem] = []
     metadata, body = _front_matter(text, problems)
     problems += check_placeholders(text)
@@ -102,6 +103,8 @@ def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
             problems += check_model_index(card_data, body)
         if model_dir is not None:
             problems += check_files(metadata, Path(model_dir))
+    if repo_id is not None:
+        problems += check_usage_repo_id(body, repo_id)
     return problems
 
 
@@ -361,6 +364,58 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
                     f"{label} = {number:.{decimals}f}",
                 )
             )
+    return problems
+
+
+_PYTHON_BLOCK = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```", re.S | re.M)
+
+
+def usage_repo_ids(code: str) -> list[str]:
+    """The repo ids a Python usage block loads: `pipeline(..., model="X")`, `*.from_pretrained("X", ...)` and
+    `repo_id = "X"` (also `repo_id, revision = "X", "main"`). Raises SyntaxError for code that does not parse."""
+    import ast
+
+    found: list[str] = []
+
+    def literal(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value)
+
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name == "pipeline":
+                for keyword in node.keywords:
+                    if keyword.arg == "model":
+                        literal(keyword.value)
+            elif name == "from_pretrained" and node.args:
+                literal(node.args[0])
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == "repo_id":
+                    literal(node.value)
+                elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    for t, v in zip(target.elts, node.value.elts):
+                        if isinstance(t, ast.Name) and t.id == "repo_id":
+                            literal(v)
+    return found
+
+
+def check_usage_repo_id(body: str, repo_id: str) -> list[LintProblem]:
+    """Every Python block that loads a model must load `repo_id`, the repo being pushed: a copied snippet that points
+    at another repo (or at a bare model name) is a 404 or, worse, someone else's model."""
+    problems = []
+    for number, match in enumerate(_PYTHON_BLOCK.finditer(body), start=1):
+        try:
+            ids = usage_repo_ids(match.group(1))
+        except SyntaxError as exc:
+            problems.append(LintProblem("usage-repo", f"Python block {number} is not valid Python "
+                                        f"(line {exc.lineno}: {exc.msg})"))
+            continue
+        for other in sorted(set(ids) - {repo_id}):
+            problems.append(LintProblem("usage-repo", f"Python block {number} loads {other!r}, not the repo being "
+                                        f"pushed ({repo_id!r}); rebuild the card with --repo-id {repo_id}"))
     return problems
 
 
