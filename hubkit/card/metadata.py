@@ -94,7 +94,9 @@ def eval_results(record: RunRecord) -> list[EvalResult]:
 
 def card_data(record: RunRecord) -> ModelCardData:
     """The metadata object: what the Hub indexes (base model tree, task, library, datasets, license, scores)."""
-    model_name = record.card.model_name
+    results = eval_results(record)
+    # model_name only names the model-index; without results it would be a stray top-level key
+    model_name = record.card.model_name if results else None
     return ModelCardData(
         base_model=record.base_model.id,
         base_model_relation=BASE_MODEL_RELATION,
@@ -106,7 +108,7 @@ def card_data(record: RunRecord) -> ModelCardData:
         pipeline_tag=PIPELINE_TAG,
         tags=list(record.card.tags) or None,
         model_name=model_name,
-        eval_results=eval_results(record) or None,
+        eval_results=results or None,
     )
 
 

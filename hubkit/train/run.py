@@ -97,6 +97,8 @@ def run_experiment(
     evaluation = eval_model(model) if is_main else None
     if evaluation is not None:
         say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
+        for part in evaluation.by_dataset:
+            say(f"      {part['dataset']}: EM {part['exact_match']:.2f}  F1 {part['f1']:.2f}  on {part['num_examples']}")
 
     # 5. ablation: one short run per rank on the same data (alpha/r kept as in the main run)
     ablation = []
