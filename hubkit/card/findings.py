@@ -50,7 +50,7 @@ def ablation_intro(rows: Sequence[AblationRow]) -> str:
     same = []
     steps = {row.steps for row in rows}
     if len(steps) == 1:
-        same.append(f"{rows[0].steps} steps each")
+        same.append(f"{rows[0].steps} step{'' if rows[0].steps == 1 else 's'} each")
     rates = {row.learning_rate for row in rows}
     if len(rates) == 1:
         same.append(f"learning rate {sci(rows[0].learning_rate)}")
