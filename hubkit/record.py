@@ -302,7 +302,7 @@ class RunRecord(_Strict):
     baselines: list[Baseline] = Field(default_factory=list, description="pooled, like `eval`")
     eval_by_dataset: list[DatasetEval] = Field(min_length=1, description="one entry per dataset, in `datasets` order")
     held_out: HeldOut
-    provenance: Provenance = Provenance()
+    provenance: Provenance = Field(default_factory=lambda: Provenance(git_commit=None, git_dirty=None))
     ablation: list[AblationRow] = Field(default_factory=list)
     merge: MergeCheck
     smoke_examples: list[SmokeExample] = Field(min_length=1)

@@ -312,7 +312,9 @@ def _dataset_section(body: str, dataset: str) -> str | None:
     lines = body.splitlines()
     for i, line in enumerate(lines):
         heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
-        words = re.sub(r"[`*]", "", heading.group(2)).split() if heading else []
+        if heading is None:
+            continue
+        words = re.sub(r"[`*]", "", heading.group(2)).split()
         if not words or words[0] != dataset:
             continue
         level = len(heading.group(1))
