@@ -40,7 +40,7 @@ class BaseModelInfo(_Strict):
 class DatasetInfo(_Strict):
     """One dataset the run read, and what it used of it."""
 
-    name: str = Field(description="Hub id, e.g. FinanceMTEB/financial_phrasebank")
+    name: str = Field(description="Hub id, e.g. takala/financial_phrasebank")
     source: str = Field(description="what was actually read: the Hub id, or a local file path as the config gave it")
     revision: Optional[str] = None
     sha256: Optional[str] = Field(None, description="checksum of the local file that was read")
