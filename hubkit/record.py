@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import HubkitError, describe_validation_error
 from .ids import looks_like_local_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_FILENAME = "record.json"
 
 
@@ -42,7 +42,7 @@ class BaseModelInfo(_Strict):
 class DatasetInfo(_Strict):
     """One dataset the run read, and what it used of it."""
 
-    name: str = Field(description="Hub id, e.g. FinanceMTEB/financial_phrasebank")
+    name: str = Field(description="Hub id, e.g. takala/financial_phrasebank")
     source: str = Field(description="what was actually read: the Hub id, or a local file path as the config gave it")
     revision: Optional[str] = None
     sha256: Optional[str] = Field(None, description="checksum of the local file that was read")
@@ -51,6 +51,8 @@ class DatasetInfo(_Strict):
     recipe: str = Field(description="one sentence: how a row became an extractive QA example")
     license: str
     citation: Optional[str] = None
+    hub_config: Optional[str] = Field(None, description="config (subset) of the Hub dataset the rows are, e.g. 'main'")
+    hub_split: Optional[str] = Field(None, description="split of the Hub dataset the rows were taken from, e.g. 'test'")
     rows_read: int = Field(ge=0)
     rows_dropped: int = Field(ge=0, description="duplicates and unusable rows removed before the split")
     rows_train: int = Field(ge=0)
@@ -137,6 +139,101 @@ class Baseline(_Strict):
     f1: float = Field(ge=0, le=100)
 
 
+# --- per-dataset evaluation (schema 2) ----------------------------------------------------------------------------
+# The pooled `eval` averages unlike tasks (three-way sentiment choices and span extraction); these keep them apart.
+
+SMALL_SLICE = 30  # fewer eval examples than this: too few to conclude from (the card says so)
+
+
+class Interval(_Strict):
+    low: float = Field(ge=0, le=100, description="percent")
+    high: float = Field(ge=0, le=100, description="percent")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    method: Literal["wilson"] = Field("wilson", description="Wilson score interval for a binomial proportion")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Interval":
+        if self.low > self.high:
+            raise ValueError(f"interval low {self.low} is above high {self.high}")
+        return self
+
+
+class SliceScores(_Strict):
+    """EM/F1 (and eval loss) on the eval examples of one dataset."""
+
+    dataset: str = Field(description="DatasetInfo.name of the dataset the examples came from")
+    num_examples: int = Field(gt=0)
+    exact_match: float = Field(ge=0, le=100)
+    f1: float = Field(ge=0, le=100)
+    eval_loss: Optional[float] = None
+
+
+class LabelAccuracy(_Strict):
+    label: str
+    num_examples: int = Field(ge=0, description="eval examples whose gold answer is this label")
+    correct: int = Field(ge=0)
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        """Percent, None when no example has this label."""
+        return 100.0 * self.correct / self.num_examples if self.num_examples else None
+
+
+class ConfusionMatrix(_Strict):
+    """Rows = gold label, columns = predicted label; a last column counts predictions that are no label at all."""
+
+    labels: list[str] = Field(min_length=1)
+    other: str = Field("other", description="name of the column for predictions outside `labels`")
+    counts: list[list[int]] = Field(description="counts[gold][predicted], len(labels) x (len(labels) + 1)")
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ConfusionMatrix":
+        n = len(self.labels)
+        if len(self.counts) != n or any(len(row) != n + 1 or min(row, default=0) < 0 for row in self.counts):
+            raise ValueError(f"counts must be {n} rows of {n + 1} non-negative counts (gold x predicted + other)")
+        return self
+
+
+class DatasetEval(SliceScores):
+    """Everything the card says about one eval dataset."""
+
+    exact_match_correct: int = Field(ge=0, description="examples with an exact match")
+    exact_match_interval: Interval = Field(description="95% interval for EM")
+    baselines: list[Baseline] = Field(default_factory=list, description="the trivial predictors on this slice")
+    labels: Optional[list[LabelAccuracy]] = Field(None, description="classification-as-QA formats: per gold label")
+    confusion: Optional[ConfusionMatrix] = Field(None, description="classification-as-QA formats only")
+
+    @property
+    def too_small(self) -> bool:
+        return self.num_examples < SMALL_SLICE
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DatasetEval":
+        if self.exact_match_correct > self.num_examples:
+            raise ValueError("exact_match_correct exceeds num_examples")
+        if abs(100.0 * self.exact_match_correct / self.num_examples - self.exact_match) > 1e-6:
+            raise ValueError("exact_match is not exact_match_correct / num_examples")
+        if (self.labels is None) != (self.confusion is None):
+            raise ValueError("labels and confusion come together (classification-as-QA formats) or not at all")
+        if self.labels is not None and sum(x.num_examples for x in self.labels) != self.num_examples:
+            raise ValueError("per-label example counts do not add up to num_examples")
+        return self
+
+
+class HeldOut(_Strict):
+    """How the eval examples were held out of each dataset's rows (after duplicates were dropped)."""
+
+    eval_fraction: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class Provenance(_Strict):
+    """The checkout the experiment ran from (the git work tree holding its config), where there is one."""
+
+    git_commit: Optional[str] = Field(None, description="HEAD commit; None where the config is not in a git checkout")
+    git_dirty: Optional[bool] = Field(None, description="uncommitted changes to tracked files, or an untracked config")
+
+
 class AblationRow(_Strict):
     r: int = Field(gt=0)
     alpha: float = Field(gt=0)
@@ -147,8 +244,9 @@ class AblationRow(_Strict):
     total: int = Field(gt=0)
     train_loss: float
     eval_loss: Optional[float] = None
-    exact_match: float = Field(ge=0, le=100)
-    f1: float = Field(ge=0, le=100)
+    exact_match: float = Field(ge=0, le=100, description="pooled over every eval dataset")
+    f1: float = Field(ge=0, le=100, description="pooled over every eval dataset")
+    by_dataset: list[SliceScores] = Field(default_factory=list, description="the same scores per eval dataset")
 
     @property
     def percent(self) -> float:
@@ -197,7 +295,7 @@ class Versions(_Strict):
 
 
 class RunRecord(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     run_name: str
     created_at: str = Field(description="ISO 8601 UTC time the run finished")
     config_hash: str = Field(description="sha256 of the experiment config that produced the run")
@@ -209,8 +307,11 @@ class RunRecord(_Strict):
     hardware: Hardware
     loss_curve: list[LossPoint] = Field(min_length=1)
     train_loss: float = Field(description="mean training loss over the whole main run, as the Trainer reports it")
-    eval: EvalMetrics
-    baselines: list[Baseline] = Field(default_factory=list)
+    eval: EvalMetrics = Field(description="pooled over every eval dataset; the card never shows it alone")
+    baselines: list[Baseline] = Field(default_factory=list, description="pooled, like `eval`")
+    eval_by_dataset: list[DatasetEval] = Field(min_length=1, description="one entry per dataset, in `datasets` order")
+    held_out: HeldOut
+    provenance: Provenance = Field(default_factory=lambda: Provenance(git_commit=None, git_dirty=None))
     ablation: list[AblationRow] = Field(default_factory=list)
     merge: MergeCheck
     smoke_examples: list[SmokeExample] = Field(min_length=1)
@@ -223,6 +324,21 @@ class RunRecord(_Strict):
         if looks_like_local_path(v.id):
             raise ValueError(f"base_model.id must be a Hub id, not a local path: {v.id!r}")
         return v
+
+    @model_validator(mode="after")
+    def _eval_per_dataset(self) -> "RunRecord":
+        names = [d.name for d in self.datasets]
+        evaluated = [e.dataset for e in self.eval_by_dataset]
+        if evaluated != names:
+            raise ValueError(f"eval_by_dataset must name the datasets in order ({', '.join(names)}), "
+                             f"got {', '.join(evaluated)}")
+        for info, scores in zip(self.datasets, self.eval_by_dataset):
+            if scores.num_examples > info.rows_eval:
+                raise ValueError(f"eval_by_dataset {info.name}: {scores.num_examples} examples, "
+                                 f"but the dataset has only {info.rows_eval} eval rows")
+        if sum(e.num_examples for e in self.eval_by_dataset) != self.eval.num_examples:
+            raise ValueError("eval_by_dataset example counts do not add up to eval.num_examples")
+        return self
 
     @property
     def rows_train(self) -> int:
@@ -252,6 +368,11 @@ class RunRecord(_Strict):
         if not isinstance(data, dict):
             raise HubkitError(f"{source}: the run record must be a JSON object")
         version = data.get("schema_version")
+        if version == 1:
+            raise HubkitError(
+                f"{source}: schema_version 1 record (one pooled score, no per-dataset evaluation); "
+                "re-run `hubkit train` to write a schema_version 2 record"
+            )
         if version != SCHEMA_VERSION:
             raise HubkitError(
                 f"{source}: schema_version is {version!r}; this hubkit reads schema_version {SCHEMA_VERSION}"

@@ -81,7 +81,8 @@ def test_build_card_with_user_template(tmp_path):
     template = tmp_path / "mine.md.j2"
     template.write_text(
         '{% import "macros.md.j2" as m %}---\n{{ front_matter }}\n---\n\n# {{ repo_id }}\n\n'
-        "{{ m.eval_table(record) }}\n\n![loss]({{ plot }})\n",
+        "{{ m.eval_table(record) }}\n\n{% for e in record.eval_by_dataset %}## {{ e.dataset }}\n\n"
+        "{{ m.dataset_eval(e, record.held_out, small_slice) }}\n\n{% endfor %}![loss]({{ plot }})\n",
         encoding="utf-8",
     )
     result = invoke("build-card", "--run", str(run), "--template", str(template), "--repo-id", "me/mine")
@@ -255,7 +256,7 @@ def test_lint_card_reports_problems_exit_1(tmp_path):
     run = make_run(tmp_path)
     assert invoke("build-card", "--run", str(run)).exit_code == 0
     card = run / "model" / "README.md"
-    card.write_text(card.read_text().replace("| F1 | 99.50% |", "| F1 | TODO |"))
+    card.write_text(card.read_text().replace("| F1 | 99.49% |", "| F1 | TODO |"))  # a per-dataset F1
     result = invoke("lint-card", str(card))
     assert result.exit_code == 1
     assert f"{card}: placeholder: line" in result.output and f"{card}: model-index:" in result.output

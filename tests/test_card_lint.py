@@ -66,13 +66,24 @@ def test_missing_card_is_bad_input(tmp_path):
         ("  results:\n", "  resultz:\n", "front-matter"),  # model-index huggingface_hub cannot parse
         ("library_name: transformers\n", "", "metadata-missing"),
         ("base_model_relation: finetune", "base_model_relation: finetuned", "metadata-invalid"),
-        ("value: 99.5\n      name: Exact Match", "value: 98.0\n      name: Exact Match", "model-index"),
-        ("| F1 | 99.50% |", "| F1 | 97.25% |", "model-index"),
-        ("| Exact Match (EM) | 99.50% |\n", "", "model-index"),  # body no longer shows the metric
+        ("value: 99.49238578680203\n      name: Exact Match", "value: 98.0\n      name: Exact Match", "model-index"),
+        ("| F1 | 99.49% |", "| F1 | 97.25% |", "model-index"),  # the phrasebank section's F1
+        ("| Exact Match (EM) | 99.49% |\n", "", "model-index"),  # its section no longer shows the metric
+        ("### takala/financial_phrasebank\n", "### Sentiment\n", "model-index"),  # no section for the dataset
+        # model-index shape: one Hub dataset per result, the source dataset's own config and split
+        ("type: takala/financial_phrasebank\n", "type: explodinggradients/fiqa+takala/financial_phrasebank\n",
+         "model-index-dataset"),
+        ("split: train\n", "split: eval\n", "model-index-dataset"),
+        ("      split: test\n", "", "model-index-dataset"),
+        ("      config: main\n", "", "model-index-dataset"),
+        # license from the Hub's list
+        ("license: apache-2.0", "license: apache-2", "license"),
+        ("license: apache-2.0", "license: Apache License 2.0", "license"),
+        ("license: apache-2.0", "license: other", "license"),  # 'other' without license_name
         ("## Limitations\n", "## Limitations\n\nMore Information Needed\n", "placeholder"),
         ("## Limitations\n", "## Limitations\n\n- TODO: write limitations\n", "placeholder"),
         ("## Limitations\n", "## Limitations\n\n- {{ record.card.limitations }}\n", "placeholder"),
-        ("| Eval loss | 0.0218 |", "| Eval loss | None |", "placeholder"),
+        ("| Eval loss | 0.0218 |", "| Eval loss | None |", "placeholder"),  # the pooled table's
         ("| Eval loss | 0.0218 |", "| Eval loss | nan |", "placeholder"),
         ("| F1 | 99.50% |", "| F1 | NaN% |", "placeholder"),
         ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: /home/me/models/distilbert",
@@ -90,6 +101,27 @@ def test_planted_defect_is_caught(card_dir, old, new, code):
     assert code in codes(problems), problems
     for problem in problems:
         assert problem.message and "\n" not in problem.message
+
+
+def test_pooled_table_is_not_what_the_model_index_reports(card_dir):
+    """model-index holds per-dataset scores: the pooled table may differ from every one of them."""
+    assert plant(card_dir, "| F1 | 99.50% |", "| F1 | 97.25% |") == []
+
+
+def test_other_license_with_a_name_is_fine(card_dir):
+    assert plant(card_dir, "license: apache-2.0", "license: other\nlicense_name: acme-research") == []
+
+
+def test_license_list_is_the_shipped_data_file():
+    from importlib import resources
+
+    from hubkit.data import hub_license_ids
+
+    text = resources.files("hubkit.data").joinpath("hub_licenses.txt").read_text(encoding="utf-8")
+    assert "huggingface.co/docs/hub" in text  # the file names its source
+    ids = hub_license_ids()
+    assert {"apache-2.0", "mit", "cc-by-nc-sa-3.0", "cc-by-sa-4.0", "other", "unknown"} <= ids
+    assert not any(i.startswith("#") or " " in i for i in ids)
 
 
 def test_quoted_norwegian_is_fine(card_dir):
@@ -140,3 +172,46 @@ def test_model_dir_can_be_elsewhere(card_dir, tmp_path):
     card.write_text((card_dir / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     assert "library-name" in codes(lint_card(card))
     assert lint_card(card, model_dir=card_dir) == []
+
+
+# --- usage blocks name the repo being pushed -----------------------------------------------------------------------
+
+REPO = "me/distilbert-lora-finance-qa"
+
+
+@pytest.fixture
+def pushed_card(tmp_path) -> Path:
+    card = tmp_path / "README.md"
+    card.write_text(render_card(RunRecord.load(REFERENCE), repo_id=REPO), encoding="utf-8")
+    return card
+
+
+def test_usage_blocks_name_the_pushed_repo(pushed_card):
+    assert lint_card(pushed_card, model_dir=None) == lint_card(pushed_card, model_dir=None, repo_id=REPO)
+    problems = [p for p in lint_card(pushed_card, repo_id=REPO) if p.code == "usage-repo"]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (f'model="{REPO}"', 'model="distilbert-lora-finance-qa"'),  # the bare model name: a 404 on the Hub
+        (f'repo_id, revision = "{REPO}", "main"', 'repo_id, revision = "someone/else", "main"'),
+        ("model = AutoModelForQuestionAnswering.from_pretrained(repo_id, revision=revision)",
+         'model = AutoModelForQuestionAnswering.from_pretrained("someone/else")'),
+    ],
+)
+def test_usage_block_naming_another_repo_is_caught(pushed_card, old, new):
+    text = pushed_card.read_text(encoding="utf-8")
+    assert old in text
+    pushed_card.write_text(text.replace(old, new, 1), encoding="utf-8")
+    problems = [p for p in lint_card(pushed_card, repo_id=REPO) if p.code == "usage-repo"]
+    assert len(problems) == 1 and REPO in problems[0].message and "\n" not in problems[0].message
+    # without a repo id to compare with, the check does not run
+    assert "usage-repo" not in codes(lint_card(pushed_card))
+
+
+def test_card_built_without_repo_id_fails_for_a_namespaced_push(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(render_card(RunRecord.load(REFERENCE)), encoding="utf-8")  # usage loads the bare model_name
+    assert "usage-repo" in codes(lint_card(card, repo_id=REPO))

@@ -133,8 +133,13 @@ def test_front_matter_parses_with_huggingface_hub():
         assert data.pipeline_tag == "question-answering"
         assert data.license == record.card.license
         assert data.language == record.card.language  # 'no' stays the string "no", not False
-        scores = {r.metric_type: r.metric_value for r in data.eval_results}
-        assert scores == {"exact_match": record.eval.exact_match, "f1": record.eval.f1}
+        # one result per Hub dataset, with that dataset's own scores
+        indexed = [(d, e) for d, e in zip(record.datasets, record.eval_by_dataset) if is_hub_id(d.name)]
+        scores = {(r.dataset_type, r.metric_type): r.metric_value for r in data.eval_results or []}
+        assert scores == {
+            **{(d.name, "exact_match"): e.exact_match for d, e in indexed},
+            **{(d.name, "f1"): e.f1 for d, e in indexed},
+        }
     # only Hub ids go into `datasets`; the small fixture's local dataset name is not one
     assert ModelCard(render_card(RunRecord.load(REFERENCE))).data.datasets == [
         d.name for d in RunRecord.load(REFERENCE).datasets
@@ -199,21 +204,23 @@ def _rows(*specs) -> list[AblationRow]:
 def test_ablation_finding_all_tie_names_the_cheapest():
     record = RunRecord.load(REFERENCE)
     finding = ablation_finding(record.ablation)
-    assert finding.startswith("All 3 ranks reach the same EM and F1 (99.50% / 99.50%)")
+    assert finding.startswith("All 3 ranks reach the same pooled EM and F1 (99.50% / 99.50%)")
     ratio = formatting.ratio(record.ablation[-1].trainable / record.ablation[0].trainable)
     assert "r=4 is the most efficient choice" in finding and f"{ratio} fewer trainable parameters than r=16" in finding
 
 
 def test_ablation_finding_when_the_larger_rank_wins():
     finding = ablation_finding(_rows((4, 100, 80.0, 85.0), (8, 200, 82.0, 87.5), (16, 400, 81.0, 86.0)))
-    assert finding.startswith("r=8 scores best (EM 82.00%, F1 87.50%), 2.50 F1 points above the smallest adapter r=4")
+    assert finding.startswith(
+        "r=8 scores best (pooled EM 82.00%, F1 87.50%), 2.50 pooled F1 points above the smallest adapter r=4"
+    )
     assert "at 2x its trainable parameters" in finding
 
 
 def test_ablation_finding_when_the_smallest_rank_wins():
     finding = ablation_finding(_rows((4, 100, 90.0, 92.0), (8, 200, 85.0, 90.0)))
     assert finding.startswith("r=4, the smallest adapter, scores best")
-    assert "2.00 F1 points above the next best, r=8" in finding
+    assert "2.00 pooled F1 points above the next best, r=8" in finding
 
 
 def test_ablation_finding_partial_tie_prefers_the_cheaper_of_the_tied():
@@ -264,7 +271,8 @@ def test_user_template_can_use_the_built_in_macros(tmp_path):
     template = tmp_path / "mine.md.j2"
     template.write_text(
         '{% import "macros.md.j2" as m %}---\n{{ front_matter }}\n---\n\n# {{ record.card.model_name }} by me\n\n'
-        "{{ m.eval_table(record) }}\n",
+        "{% for e in record.eval_by_dataset %}## {{ e.dataset }}\n\n{{ m.dataset_eval(e, record.held_out, small_slice) }}"
+        "\n\n{% endfor %}## Pooled\n\n{{ m.eval_table(record) }}\n",
         encoding="utf-8",
     )
     record = RunRecord.load(REFERENCE)
@@ -310,3 +318,96 @@ def test_context_is_plain_data():
 
     context = card_context(RunRecord.load(REFERENCE))
     json.dumps(context)  # raises if anything is not plain data
+
+
+# --- per-dataset view ----------------------------------------------------------------------------------------------
+
+
+def test_model_index_has_one_result_per_hub_dataset_with_its_own_config_and_split():
+    record = RunRecord.load(REFERENCE)
+    data = ModelCard(render_card(record, repo_id=REFERENCE_REPO)).data
+    by_dataset: dict[str, list] = {}
+    for result in data.eval_results:
+        by_dataset.setdefault(result.dataset_type, []).append(result)
+    assert list(by_dataset) == [d.name for d in record.datasets]
+    fraction = f"{record.held_out.eval_fraction * 100:g}%"
+    for info, scores in zip(record.datasets, record.eval_by_dataset):
+        results = by_dataset[info.name]
+        validate_repo_id(info.name)  # the Hub's own validator accepts every dataset.type
+        assert {r.metric_type for r in results} == {"exact_match", "f1"}
+        for r in results:
+            assert (r.dataset_config, r.dataset_split) == (info.hub_config, info.hub_split)
+            assert fraction in r.dataset_name and f"seed {record.held_out.seed}" in r.dataset_name
+            assert r.dataset_args == {"held_out_fraction": record.held_out.eval_fraction,
+                                      "seed": record.held_out.seed, "num_examples": scores.num_examples}
+        assert {r.metric_type: r.metric_value for r in results} == {"exact_match": scores.exact_match,
+                                                                    "f1": scores.f1}
+
+
+def test_summary_names_each_task_and_flags_small_slices():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    summary = text.split("\n# ", 1)[1].split("\n\n")[1]
+    for info, scores in zip(record.datasets, record.eval_by_dataset):
+        claim = f"{scores.exact_match:.2f}% exact match ({scores.f1:.2f}% F1) on {info.name} ({info.task}, "
+        assert claim + f"{scores.num_examples} examples" in summary
+        assert (f"{scores.num_examples} examples: fewer than 30, too few to conclude from" in summary) == scores.too_small
+    assert f"pooled over all {record.eval.num_examples} examples" in summary
+    assert f"{record.eval.exact_match:.2f}% exact match" in summary.split("pooled")[1]
+    # a one-dataset card names that dataset; its pooled score is the same number, so it is not repeated
+    small = RunRecord.load(SMALL)
+    small_summary = render_card(small).split("\n# ", 1)[1].split("\n\n")[1]
+    assert "pooled" not in small_summary and "too few to conclude from" in small_summary
+
+
+def test_per_dataset_sections_show_interval_labels_and_confusion():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    evaluation = text.split("## Evaluation results")[1].split("## Ablation study")[0]
+    assert "Wilson score interval" in evaluation
+    for scores in record.eval_by_dataset:
+        section = evaluation.split(f"### {scores.dataset}\n")[1].split("\n### ")[0]
+        interval = scores.exact_match_interval
+        assert f"| Exact Match (EM) | {scores.exact_match:.2f}% |" in section
+        assert (f"| EM 95% interval (Wilson) | {interval.low:.2f}% – {interval.high:.2f}% "
+                f"({scores.exact_match_correct} of {scores.num_examples} exact) |") in section
+        assert ("**Too small to conclude from:**" in section) == scores.too_small
+        assert ("Confusion matrix (rows = gold label" in section) == (scores.confusion is not None)
+    phrasebank = record.eval_by_dataset[1]
+    for label, row in zip(phrasebank.confusion.labels, phrasebank.confusion.counts):
+        assert f"| {label} | " + " | ".join(str(c) for c in row) + " |" in evaluation
+    for x in phrasebank.labels:
+        assert f"| {x.label} | {x.num_examples} | {x.correct} | {x.accuracy:.2f}% |" in evaluation
+    pooled = evaluation.split("### Pooled over all datasets\n")[1]
+    assert f"| Exact Match (EM) | {record.eval.exact_match:.2f}% |" in pooled
+    # the ablation table has the same per-dataset columns
+    header = next(line for line in text.splitlines() if line.startswith("| Rank |"))
+    assert "EM (pooled) | F1 (pooled) |" in header
+    assert all(f"EM {d.name} | F1 {d.name} |" in header for d in record.datasets)
+
+
+def test_card_says_what_was_held_out_of_which_split():
+    record = RunRecord.load(REFERENCE)
+    text = render_card(record, repo_id=REFERENCE_REPO)
+    for d in record.datasets:
+        assert (f"The rows are the `{d.hub_split}` split of config `{d.hub_config}`. 20% of its unique rows "
+                f"({d.rows_eval}) were held out for evaluation (seed 42), the other {d.rows_train:,} trained on.") in text
+
+
+def test_provenance_beside_the_config_hash():
+    record = RunRecord.load(REFERENCE)
+    footer = render_card(record).rstrip().splitlines()[-1]
+    assert f"`{record.config_hash}`, from git commit `{record.provenance.git_commit}` (clean checkout)" in footer
+    small = RunRecord.load(SMALL)
+    assert "(not run from a git checkout)" in render_card(small).rstrip().splitlines()[-1]
+    data = json.loads(REFERENCE.read_text())
+    data["provenance"]["git_dirty"] = True
+    assert "with uncommitted changes" in render_card(RunRecord.from_dict(data)).rstrip().splitlines()[-1]
+
+
+def test_repo_id_must_be_a_hub_id():
+    with pytest.raises(HubkitError, match="is not a Hub repo id"):
+        render_card(RunRecord.load(REFERENCE), repo_id="me/my model")
+    text = render_card(RunRecord.load(REFERENCE), repo_id="me/finance-qa")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2 and all('"me/finance-qa"' in b for b in blocks)

@@ -136,3 +136,82 @@ def test_bert_model_gets_token_type_ids():
     outcome = evaluate_qa(model, tokenizer, eval_examples(), max_length=48, doc_stride=16)
     assert outcome.num_examples == 5
     assert seen and all(t is not None and int(t.max()) == 1 for t in seen)
+
+
+# --- per dataset --------------------------------------------------------------------------------------------------
+
+
+def test_wilson_interval_matches_published_values():
+    from hubkit.train.per_dataset import wilson_interval
+
+    # the usual worked values of the 95% Wilson score interval: 0/10 -> 0-0.2775, 5/10 -> 0.2366-0.7634
+    zero = wilson_interval(0, 10)
+    assert (zero["low"], round(zero["high"], 2)) == (0.0, 27.75) and zero["method"] == "wilson"
+    half = wilson_interval(5, 10)
+    assert (round(half["low"], 2), round(half["high"], 2)) == (23.66, 76.34)
+    # always inside [0, 100], around the observed share, narrower with more examples
+    for k, n in [(0, 1), (1, 1), (3, 6), (196, 197), (450, 452)]:
+        i = wilson_interval(k, n)
+        assert 0 <= i["low"] <= 100 * k / n <= i["high"] <= 100
+    assert wilson_interval(60, 100)["high"] - wilson_interval(60, 100)["low"] < half["high"] - half["low"]
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+
+
+def test_label_breakdown_rows_are_gold_labels():
+    from hubkit.train.per_dataset import label_breakdown
+
+    golds = ["positive", "positive", "neutral", "negative", "neutral"]
+    preds = ["Positive.", "neutral", "neutral", "the stock fell", "positive"]
+    per_label, confusion = label_breakdown(golds, preds, ("negative", "neutral", "positive"))
+    assert confusion["labels"] == ["negative", "neutral", "positive"] and confusion["other"] == "other"
+    # rows = gold (negative, neutral, positive); columns = predicted (negative, neutral, positive, other)
+    assert confusion["counts"] == [[0, 0, 0, 1], [0, 1, 1, 0], [0, 1, 1, 0]]
+    assert per_label == [
+        {"label": "negative", "num_examples": 1, "correct": 0},
+        {"label": "neutral", "num_examples": 2, "correct": 1},
+        {"label": "positive", "num_examples": 2, "correct": 1},  # "Positive." matches after SQuAD normalisation
+    ]
+    with pytest.raises(ValueError, match="not one of the labels"):
+        label_breakdown(["bullish"], ["bullish"], ("negative", "neutral", "positive"))
+
+
+def test_evaluate_reports_each_dataset(tiny):
+    """Slices follow the `source` column; their sizes and example-weighted scores give back the pooled ones."""
+    from hubkit.record import DatasetEval
+    from hubkit.train.per_dataset import slice_scores, with_baselines
+
+    _, model, tokenizer = tiny
+    sources = ["acme/qa", "acme/sentiment", "acme/sentiment", "acme/qa", "acme/qa"]
+    examples = eval_examples().add_column("source", sources)
+    labels = {"acme/sentiment": ("negative", "neutral", "positive")}
+    outcome = evaluate_qa(model, tokenizer, examples, max_length=48, doc_stride=16, label_sets=labels)
+    qa, sentiment = outcome.by_dataset
+    assert (qa["dataset"], qa["num_examples"], sentiment["dataset"], sentiment["num_examples"]) == (
+        "acme/qa", 3, "acme/sentiment", 2)
+    total = sum(s["num_examples"] for s in outcome.by_dataset)
+    assert sum(s["num_examples"] * s["exact_match"] for s in outcome.by_dataset) / total == pytest.approx(
+        outcome.exact_match)
+    assert sum(s["num_examples"] * s["f1"] for s in outcome.by_dataset) / total == pytest.approx(outcome.f1)
+    assert all(math.isfinite(s["eval_loss"]) for s in outcome.by_dataset)
+    assert qa["labels"] is None and qa["confusion"] is None
+    assert sum(x["num_examples"] for x in sentiment["labels"]) == 2
+    assert sum(x["correct"] for x in sentiment["labels"]) == sentiment["exact_match_correct"]
+    for s in outcome.by_dataset:
+        expected = [outcome.predictions[i] for i, src in zip(examples["id"][:], sources) if src == s["dataset"]]
+        assert len(expected) == s["num_examples"]
+
+    full = with_baselines(outcome.by_dataset, examples)
+    for entry in full:
+        DatasetEval(**entry)  # the record accepts it
+    # majority class is a baseline for label slices only: on span extraction it copies one gold answer
+    assert [b["name"] for b in full[0]["baselines"]] == ["first word of the context"]
+    assert [b["name"] for b in full[1]["baselines"]] == ["majority class", "first word of the context"]
+    assert slice_scores(outcome.by_dataset)[1] == {
+        k: sentiment[k] for k in ("dataset", "num_examples", "exact_match", "f1", "eval_loss")
+    }
+
+
+def test_examples_without_source_have_no_slices(tiny):
+    _, model, tokenizer = tiny
+    assert evaluate_qa(model, tokenizer, eval_examples(), max_length=48, doc_stride=16).by_dataset == []

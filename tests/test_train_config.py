@@ -25,7 +25,7 @@ def test_shipped_configs_load(name):
 def test_reference_config_is_the_reference_experiment():
     c = load_config(PIPELINE / "finance_qa.yaml")
     assert c.base_model.id == "distilbert/distilbert-base-uncased-distilled-squad" and c.base_model.path is None
-    assert [d.name for d in c.datasets] == ["FinanceMTEB/financial_phrasebank", "explodinggradients/fiqa"]
+    assert [d.name for d in c.datasets] == ["takala/financial_phrasebank", "explodinggradients/fiqa"]
     assert c.datasets[0].format == "first_word" and c.datasets[1].limit == 30
     assert (c.lora.r, c.lora.alpha, c.lora.dropout, c.lora.target_modules) == (8, 16, 0.1, ["q_lin", "v_lin"])
     t = c.training

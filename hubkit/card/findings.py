@@ -8,13 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..record import AblationRow, LossPoint
-from .formatting import count_word, number, percent, ratio, sci
+from ..record import SMALL_SLICE, AblationRow, LossPoint, RunRecord
+from .formatting import count_word, number, oneline, percent, ratio, sci, thousands
 
 
 def _shown(value: float) -> float:
     """A score as the card shows it: two decimals."""
     return round(value, 2)
+
+
+def _join(parts: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def evaluation_summary(record: RunRecord) -> str:
+    """The card's headline: each dataset's (task's) own score, small slices flagged, the pooled score labelled so."""
+    parts = []
+    for info, scores in zip(record.datasets, record.eval_by_dataset):
+        detail = f"{oneline(info.task)}, {thousands(scores.num_examples)} examples"
+        if scores.too_small:
+            detail += f": fewer than {SMALL_SLICE}, too few to conclude from"
+        parts.append(
+            f"{percent(scores.exact_match)} exact match ({percent(scores.f1)} F1) on {oneline(info.name)} ({detail})"
+        )
+    text = f"On held-out examples it reaches {_join(parts)}"
+    if len(parts) > 1:
+        text += (
+            f"; pooled over all {thousands(record.eval.num_examples)} examples of these datasets, "
+            f"{percent(record.eval.exact_match)} exact match ({percent(record.eval.f1)} F1)"
+        )
+    return text + "."
 
 
 def ablation_label(row: AblationRow) -> str:
@@ -26,7 +50,7 @@ def ablation_intro(rows: Sequence[AblationRow]) -> str:
     same = []
     steps = {row.steps for row in rows}
     if len(steps) == 1:
-        same.append(f"{rows[0].steps} steps each")
+        same.append(f"{rows[0].steps} step{'' if rows[0].steps == 1 else 's'} each")
     rates = {row.learning_rate for row in rows}
     if len(rates) == 1:
         same.append(f"learning rate {sci(rows[0].learning_rate)}")
@@ -47,7 +71,7 @@ def ablation_finding(rows: Sequence[AblationRow]) -> str | None:
         row = rows[0]
         return (
             f"Only one rank ({ablation_label(row)}) was run, so this table measures that adapter "
-            f"(EM {percent(row.exact_match)}, F1 {percent(row.f1)}) but compares nothing."
+            f"(pooled EM {percent(row.exact_match)}, F1 {percent(row.f1)}) but compares nothing."
         )
 
     def score(row: AblationRow) -> tuple[float, float]:
@@ -61,7 +85,7 @@ def ablation_finding(rows: Sequence[AblationRow]) -> str | None:
 
     if len(best) == len(rows):
         return (
-            f"All {len(rows)} ranks reach the same EM and F1 ({percent(choice.exact_match)} / {percent(choice.f1)}), "
+            f"All {len(rows)} ranks reach the same pooled EM and F1 ({percent(choice.exact_match)} / {percent(choice.f1)}), "
             f"so {ablation_label(cheapest)} is the most efficient choice: the same scores with "
             f"{ratio(largest.trainable / max(cheapest.trainable, 1))} fewer trainable parameters than "
             f"{ablation_label(largest)}."
@@ -74,14 +98,14 @@ def ablation_finding(rows: Sequence[AblationRow]) -> str | None:
         runner_up = max((row for row in rows if row not in best), key=score)
         gap = _shown(choice.f1) - _shown(runner_up.f1)
         return (
-            f"{ablation_label(choice)}, the smallest adapter, scores best{tied} (EM {percent(choice.exact_match)}, "
-            f"F1 {percent(choice.f1)}), {gap:.2f} F1 points above the next best, {ablation_label(runner_up)} "
+            f"{ablation_label(choice)}, the smallest adapter, scores best{tied} (pooled EM {percent(choice.exact_match)}, "
+            f"F1 {percent(choice.f1)}), {gap:.2f} pooled F1 points above the next best, {ablation_label(runner_up)} "
             f"(F1 {percent(runner_up.f1)}): more trainable parameters did not help."
         )
     gap = _shown(choice.f1) - _shown(cheapest.f1)
     return (
-        f"{ablation_label(choice)} scores best{tied} (EM {percent(choice.exact_match)}, F1 {percent(choice.f1)}), "
-        f"{gap:.2f} F1 points above the smallest adapter {ablation_label(cheapest)} (F1 {percent(cheapest.f1)}), "
+        f"{ablation_label(choice)} scores best{tied} (pooled EM {percent(choice.exact_match)}, F1 {percent(choice.f1)}), "
+        f"{gap:.2f} pooled F1 points above the smallest adapter {ablation_label(cheapest)} (F1 {percent(cheapest.f1)}), "
         f"at {ratio(choice.trainable / max(cheapest.trainable, 1))} its trainable parameters."
     )
 

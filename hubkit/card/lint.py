@@ -17,6 +17,7 @@ import yaml
 from huggingface_hub.repocard_data import ModelCardData
 
 from ..errors import HubkitError
+from ..data import hub_license_ids
 from ..ids import is_hub_id, looks_like_local_path
 from ..runfolder import CARD_FILENAME
 from ..secret_scan import find_secrets
@@ -65,12 +66,13 @@ class LintProblem:
         return asdict(self)
 
 
-def lint_card(card_path: Path, model_dir: Path | None = None) -> list[LintProblem]:
+def lint_card(card_path: Path, model_dir: Path | None = None, repo_id: str | None = None) -> list[LintProblem]:
     """Lint the card at `card_path` (a README.md, or a folder holding one).
 
     `model_dir` is the folder of model files the card describes (default: the card's folder); library_name and
-    pipeline_tag are checked against what is there. Returns [] for a clean card. Raises HubkitError when the card
-    cannot be read at all.
+    pipeline_tag are checked against what is there. With `repo_id` (the repo the card is about to be pushed to),
+    every usage code block must load that repo. Returns [] for a clean card. Raises HubkitError when the card cannot
+    be read at all.
     """
     card_path = Path(card_path)
     if card_path.is_dir():
@@ -81,11 +83,11 @@ def lint_card(card_path: Path, model_dir: Path | None = None) -> list[LintProble
         text = card_path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise HubkitError(f"{card_path}: not UTF-8 text") from None
-    return lint_text(text, Path(model_dir) if model_dir is not None else card_path.parent)
+    return lint_text(text, Path(model_dir) if model_dir is not None else card_path.parent, repo_id=repo_id)
 
 
-def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
-    """Lint card text; file checks run only when `model_dir` is given."""
+def lint_text(text: str, model_dir: Path | None = None, repo_id: str | None = None) -> list[LintProblem]:
+    """Lint card text; file checks run only when `model_dir` is given, the usage-block check when `repo_id` is."""
     problems: list[LintProblem] = []
     metadata, body = _front_matter(text, problems)
     problems += check_placeholders(text)
@@ -94,11 +96,15 @@ def lint_text(text: str, model_dir: Path | None = None) -> list[LintProblem]:
         problems += check_yaml_traps(metadata)
         problems += check_required(metadata)
         problems += check_base_model(metadata)
+        problems += check_license(metadata)
         card_data = _card_data(metadata, problems)
         if card_data is not None:
+            problems += check_model_index_shape(card_data)
             problems += check_model_index(card_data, body)
         if model_dir is not None:
             problems += check_files(metadata, Path(model_dir))
+    if repo_id is not None:
+        problems += check_usage_repo_id(body, repo_id)
     return problems
 
 
@@ -189,6 +195,62 @@ def check_base_model(metadata: dict[str, Any]) -> list[LintProblem]:
     return problems
 
 
+def check_license(metadata: dict[str, Any]) -> list[LintProblem]:
+    """`license` must be an id from the Hub's list (hubkit/data/hub_licenses.txt); `other` needs a license_name."""
+    value = metadata.get("license")
+    if value in (None, "") or isinstance(value, bool):
+        return []  # missing: check_required; boolean: check_yaml_traps
+    problems = []
+    for item in value if isinstance(value, list) else [value]:
+        if str(item) not in hub_license_ids():
+            problems.append(
+                LintProblem("license", f"license {item!r} is not a license id the Hub knows (see "
+                            "https://huggingface.co/docs/hub/repositories-licenses); use one of them, or 'other' "
+                            "with license_name")
+            )
+        elif item == "other" and not metadata.get("license_name"):
+            problems.append(LintProblem("license", "license is 'other' but there is no license_name"))
+    return problems
+
+
+# Split names hubkit (or a user) might give its own held-out slice; no source dataset is split that way by hubkit.
+_HELD_OUT_SPLITS = {"eval", "evaluation", "held-out", "held_out", "heldout", "holdout", "hold-out"}
+
+
+def check_model_index_shape(card_data: ModelCardData) -> list[LintProblem]:
+    """One result per dataset, each naming a real Hub dataset id and that dataset's own config and split.
+
+    A combined id (`a/x+b/y`) is no Hub id, so the Hub links the result to nothing; the held-out slice is not a
+    split of the source dataset (it belongs in the result's name/args), and a result without config/split cannot be
+    traced to the rows it was scored on.
+    """
+    problems = []
+    seen: dict[tuple, str] = {}
+    for result in card_data.eval_results or []:
+        dataset = result.dataset_type
+        where = f"model-index result on {dataset!r}"
+        if not is_hub_id(str(dataset)):
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.type is not a Hub dataset id "
+                                        "(namespace/name); give each dataset its own result"))
+        if not result.dataset_config:
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.config is missing (the source "
+                                        "dataset's config, 'default' when it has none)"))
+        split = result.dataset_split
+        if not split:
+            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.split is missing (the source "
+                                        "dataset's split the examples came from)"))
+        elif str(split).lower() in _HELD_OUT_SPLITS:
+            problems.append(LintProblem("model-index-dataset", f"{where}: split {split!r} is not a split of the "
+                                        "source dataset; name the source split and describe the held-out slice "
+                                        "in dataset.name/args"))
+        key = (result.task_type, dataset, result.dataset_config, result.dataset_split, result.metric_type)
+        if key in seen:
+            problems.append(LintProblem("model-index-dataset", f"{where}: {result.metric_type} is reported twice "
+                                        "for the same task, dataset, config and split"))
+        seen[key] = dataset
+    return problems
+
+
 # --- body ----------------------------------------------------------------------------------------------------------
 
 
@@ -239,8 +301,29 @@ def _body_value(body: str, names: list[str]) -> tuple[float, int] | None:
     return None
 
 
+def _dataset_section(body: str, dataset: str) -> str | None:
+    """The card body under the heading that names `dataset` (up to the next heading of the same or higher level)."""
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        heading = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if heading is None:
+            continue
+        words = re.sub(r"[`*]", "", heading.group(2)).split()
+        if not words or words[0] != dataset:
+            continue
+        level = len(heading.group(1))
+        end = next(
+            (j for j in range(i + 1, len(lines))
+             if (m := re.match(r"^(#{1,6})\s", lines[j])) and len(m.group(1)) <= level),
+            len(lines),
+        )
+        return "\n".join(lines[i + 1 : end])
+    return None
+
+
 def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
-    """Each model-index score must be the number the body's tables show for that metric (at the shown precision)."""
+    """Each model-index score must be the number the body shows for that metric (at the shown precision), in the
+    section headed by the result's dataset: a per-dataset score checked against a pooled table proves nothing."""
     problems = []
     for result in card_data.eval_results or []:
         value = result.metric_value
@@ -250,12 +333,21 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
             )
             continue
         label = result.metric_name or result.metric_type
-        shown = _body_value(body, [result.metric_name, result.metric_type.replace("_", " ")])
+        dataset = str(result.dataset_type)
+        section = _dataset_section(body, dataset)
+        if section is None:
+            problems.append(
+                LintProblem("model-index", f"model-index reports {label} on {dataset} but no heading in the card "
+                            f"body names {dataset}")
+            )
+            continue
+        shown = _body_value(section, [result.metric_name, result.metric_type.replace("_", " ")])
         if shown is None:
             problems.append(
                 LintProblem(
                     "model-index",
-                    f"model-index reports {label} = {value} but no table row in the card body shows {label}",
+                    f"model-index reports {label} = {value} on {dataset} but no table row in that section of the "
+                    f"card body shows {label}",
                 )
             )
             continue
@@ -264,9 +356,62 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
             problems.append(
                 LintProblem(
                     "model-index",
-                    f"model-index reports {label} = {value} but the card body shows {label} = {number:.{decimals}f}",
+                    f"model-index reports {label} = {value} on {dataset} but the card body shows "
+                    f"{label} = {number:.{decimals}f}",
                 )
             )
+    return problems
+
+
+_PYTHON_BLOCK = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```", re.S | re.M)
+
+
+def usage_repo_ids(code: str) -> list[str]:
+    """The repo ids a Python usage block loads: `pipeline(..., model="X")`, `*.from_pretrained("X", ...)` and
+    `repo_id = "X"` (also `repo_id, revision = "X", "main"`). Raises SyntaxError for code that does not parse."""
+    import ast
+
+    found: list[str] = []
+
+    def literal(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append(node.value)
+
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name == "pipeline":
+                for keyword in node.keywords:
+                    if keyword.arg == "model":
+                        literal(keyword.value)
+            elif name == "from_pretrained" and node.args:
+                literal(node.args[0])
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id == "repo_id":
+                    literal(node.value)
+                elif isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    for t, v in zip(target.elts, node.value.elts):
+                        if isinstance(t, ast.Name) and t.id == "repo_id":
+                            literal(v)
+    return found
+
+
+def check_usage_repo_id(body: str, repo_id: str) -> list[LintProblem]:
+    """Every Python block that loads a model must load `repo_id`, the repo being pushed: a copied snippet that points
+    at another repo (or at a bare model name) is a 404 or, worse, someone else's model."""
+    problems = []
+    for number, match in enumerate(_PYTHON_BLOCK.finditer(body), start=1):
+        try:
+            ids = usage_repo_ids(match.group(1))
+        except SyntaxError as exc:
+            problems.append(LintProblem("usage-repo", f"Python block {number} is not valid Python "
+                                        f"(line {exc.lineno}: {exc.msg})"))
+            continue
+        for other in sorted(set(ids) - {repo_id}):
+            problems.append(LintProblem("usage-repo", f"Python block {number} loads {other!r}, not the repo being "
+                                        f"pushed ({repo_id!r}); rebuild the card with --repo-id {repo_id}"))
     return problems
 
 

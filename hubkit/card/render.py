@@ -19,12 +19,12 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import HubkitError
-from ..record import RunRecord
+from ..record import SMALL_SLICE, RunRecord
 from . import findings
 from .formatting import FILTERS
 from .usage import render_usage_snippet
-from .metadata import front_matter, is_hub_id
 from ..runfolder import PLOT_FILENAME
+from .metadata import DEFAULT_CONFIG, front_matter, held_out_description, is_hub_id
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TEMPLATE = "model_card.md.j2"
@@ -86,12 +86,24 @@ def card_context(
         row["is_hub_id"] = is_hub_id(model.name)
     for row, model in zip(data["ablation"], record.ablation):
         row["percent"] = model.percent
+    data["held_out"]["description"] = held_out_description(record)
+    data["held_out"]["percent"] = record.held_out.eval_fraction * 100
+    for row, info, scores in zip(data["eval_by_dataset"], record.datasets, record.eval_by_dataset):
+        row.update(
+            task=info.task, format=info.format, is_hub_id=is_hub_id(info.name), too_small=scores.too_small,
+            rows_eval=info.rows_eval,
+            hub_config=info.hub_config or (DEFAULT_CONFIG if info.hub_split else None), hub_split=info.hub_split,
+        )
+        for label_row, label in zip(row["labels"] or [], scores.labels or []):
+            label_row["accuracy"] = label.accuracy
     loss_rows, sampled = findings.loss_table(record.loss_curve)
     return {
         "record": data,
         "repo_id": repo_id or record.card.model_name,
         "front_matter": front_matter(record),
+        "small_slice": SMALL_SLICE,
         "findings": {
+            "evaluation": findings.evaluation_summary(record),
             "ablation_intro": findings.ablation_intro(record.ablation) if record.ablation else None,
             "ablation": findings.ablation_finding(record.ablation),
             "loss": findings.loss_finding(record.loss_curve, record.train_loss),
@@ -119,6 +131,8 @@ def render_card(
     is the model's demo Space, which the card links when given.
     Raises HubkitError (one line) for a missing/broken template or a value the template needs but does not get.
     """
+    if repo_id is not None and not is_hub_id(repo_id):
+        raise HubkitError(f"repo id {repo_id!r} is not a Hub repo id (namespace/name)")
     if template is None:
         env, name = make_environment(), DEFAULT_TEMPLATE
     else:

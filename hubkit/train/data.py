@@ -75,6 +75,9 @@ def prepare_data(
                 recipe=kind.recipes[spec.format],
                 license=spec.license,
                 citation=spec.citation,
+                # the Hub dataset's own config/split the rows are (the kind's defaults apply only when read from the Hub)
+                hub_config=spec.subset or (kind.hub_subset if spec.path is None else None),
+                hub_split=spec.split or (kind.hub_split if spec.path is None else None),
                 rows_read=rows_read,
                 rows_dropped=rows_read - len(unique),
                 rows_train=len(train),

@@ -1,12 +1,14 @@
 """SQuAD evaluation of a QA model: eval loss, n-best span decoding, exact match and F1 through the shipped metric.
 
-Works on a plain transformers model and on a PEFT-wrapped one alike: batches go in as `model(**batch)`, padded per
+Scores come pooled over all examples and, when the examples carry a `source` column, per dataset
+(:mod:`hubkit.train.per_dataset`). Works on a plain transformers model and on a PEFT-wrapped one alike: batches go in as `model(**batch)`, padded per
 batch (never to max_length), with `token_type_ids` whenever the tokenizer makes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -35,6 +37,8 @@ class EvalOutcome:
     eval_loss: Optional[float]
     num_examples: int
     predictions: dict[str, str] = field(repr=False)
+    # one dict per dataset (hubkit.record.DatasetEval without baselines); [] when examples have no `source`
+    by_dataset: list[dict] = field(default_factory=list)
 
 
 def evaluate_qa(
@@ -49,11 +53,14 @@ def evaluate_qa(
     max_answer_length: int = 30,
     autocast_dtype=None,
     progress: bool = False,
+    label_sets: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> EvalOutcome:
     """Score `model` on SQuAD-form `examples` (a `datasets.Dataset`).
 
     eval_loss is the mean over features (windows) of (CE(start) + CE(end)) / 2, the models' QA loss, computed here
-    with padding masked out so that it is the same whatever the batch size.
+    with padding masked out so that it is the same whatever the batch size. Per dataset it is the same mean over that
+    dataset's features. `label_sets` ({dataset: labels}) marks classification-as-QA datasets: they get per-label
+    accuracy and a confusion matrix.
     """
     import torch
     import torch.nn.functional as F
@@ -62,6 +69,7 @@ def evaluate_qa(
     from transformers import DataCollatorWithPadding
 
     from ..metrics import load_squad_metric
+    from .per_dataset import slice_evaluations
 
     if len(examples) == 0:
         raise HubkitError("no eval examples to evaluate on")
@@ -90,7 +98,8 @@ def evaluate_qa(
     max_len = max(len(ids) for ids in features["input_ids"][:])
     start_logits = np.full((len(features), max_len), _NEG, dtype=np.float32)
     end_logits = np.full((len(features), max_len), _NEG, dtype=np.float32)
-    loss_sum, row = 0.0, 0
+    feature_losses = np.zeros(len(features), dtype=np.float64)
+    row = 0
     was_training = model.training
     model.eval()
     try:
@@ -101,9 +110,8 @@ def evaluate_qa(
                 out = model(**batch)
                 n, width = batch["input_ids"].shape
                 start, end = _masked(out.start_logits, batch), _masked(out.end_logits, batch)
-                loss_sum += float(
-                    (F.cross_entropy(start, starts, reduction="sum") + F.cross_entropy(end, ends, reduction="sum")) / 2
-                )
+                losses = (F.cross_entropy(start, starts, reduction="none") + F.cross_entropy(end, ends, reduction="none")) / 2
+                feature_losses[row : row + n] = losses.double().cpu().numpy()
                 start_logits[row : row + n, :width] = start.cpu().numpy()
                 end_logits[row : row + n, :width] = end.cpu().numpy()
                 row += n
@@ -117,10 +125,14 @@ def evaluate_qa(
         predictions=[{"id": k, "prediction_text": v} for k, v in predictions.items()],
         references=[{"id": i, "answers": a} for i, a in zip(examples["id"][:], examples["answers"][:])],
     )
+    losses_by_example: dict[str, list[float]] = {}
+    for example_id, loss in zip(features["example_id"][:], feature_losses.tolist()):
+        losses_by_example.setdefault(example_id, []).append(loss)
     return EvalOutcome(
         exact_match=float(scores["exact_match"]),
         f1=float(scores["f1"]),
-        eval_loss=loss_sum / len(features),
+        eval_loss=float(feature_losses.sum()) / len(features),
         num_examples=len(examples),
         predictions=predictions,
+        by_dataset=slice_evaluations(examples, predictions, losses_by_example, label_sets),
     )

@@ -28,11 +28,15 @@ from ..errors import HubkitError
 from ..record import (
     AblationRow,
     BaseModelInfo,
+    DatasetEval,
     EvalMetrics,
     Hardware,
+    HeldOut,
     MergeCheck,
     ParameterCounts,
+    Provenance,
     RunRecord,
+    SliceScores,
     TrainingArgs,
     Versions,
 )
@@ -66,6 +70,8 @@ def run_experiment(
     from .evaluation import evaluate_qa
     from .lora import build_lora_model, lora_info, parameter_counts
     from .merge import parity_check, save_adapter, save_merged
+    from .per_dataset import label_sets, slice_scores, with_baselines
+    from .provenance import checkout_provenance
     from .smoke import run_smoke
     from .trainer import train_lora
 
@@ -94,6 +100,7 @@ def run_experiment(
             model, tokenizer, data.eval, max_length=training.max_length, doc_stride=training.doc_stride,
             batch_size=config.eval.batch_size, n_best=config.eval.n_best,
             max_answer_length=config.eval.max_answer_length, progress=progress,
+            label_sets=label_sets(data.infos),
         )
 
     # 3. the main LoRA run
@@ -112,6 +119,8 @@ def run_experiment(
     evaluation = eval_model(model) if is_main else None
     if evaluation is not None:
         say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
+        for part in evaluation.by_dataset:
+            say(f"      {part['dataset']}: EM {part['exact_match']:.2f}  F1 {part['f1']:.2f}  on {part['num_examples']}")
 
     # 5. ablation: one short run per rank on the same data (alpha/r kept as in the main run)
     ablation: list[AblationRow] = []
@@ -138,6 +147,7 @@ def run_experiment(
                     steps=row_train.steps, trainable=row_trainable, total=row_total,
                     train_loss=row_train.train_loss, eval_loss=row_eval.eval_loss,
                     exact_match=row_eval.exact_match, f1=row_eval.f1,
+                    by_dataset=[SliceScores(**s) for s in slice_scores(row_eval.by_dataset)],
                 ))
             del row_model
     if not is_main:
@@ -190,6 +200,9 @@ def run_experiment(
                 eval_loss=evaluation.eval_loss, num_examples=evaluation.num_examples,
             ),
             baselines=baselines(data.eval),
+            eval_by_dataset=[DatasetEval(**e) for e in with_baselines(evaluation.by_dataset, data.eval)],
+            held_out=HeldOut(eval_fraction=config.split.eval_fraction, seed=config.split.seed),
+            provenance=Provenance(**checkout_provenance(config_path)),
             ablation=ablation,
             merge=MergeCheck(max_abs_logit_diff=merge.max_abs_logit_diff, num_examples=merge.num_examples),
             smoke_examples=smoke,
