@@ -205,8 +205,8 @@ def test_evaluate_reports_each_dataset(tiny):
     for entry in full:
         DatasetEval(**entry)  # the record accepts it
     # majority class is a baseline for label slices only: on span extraction it copies one gold answer
-    assert [b["name"] for b in full[0]["baselines"]] == ["first word of the context"]
-    assert [b["name"] for b in full[1]["baselines"]] == ["majority class", "first word of the context"]
+    assert [b.name for b in full[0]["baselines"]] == ["first word of the context"]
+    assert [b.name for b in full[1]["baselines"]] == ["majority class", "first word of the context"]
     assert slice_scores(outcome.by_dataset)[1] == {
         k: sentiment[k] for k in ("dataset", "num_examples", "exact_match", "f1", "eval_loss")
     }

@@ -93,7 +93,7 @@ def test_default_sdk_version_is_the_installed_gradio():
 
 
 def test_options_format_gets_a_sentence_box_that_builds_the_context():
-    from hubkit.train.data import OPTIONS_PREFIX, SENTIMENT_QUESTION
+    from hubkit.train.kinds import OPTIONS_PREFIX, SENTIMENT_QUESTION
 
     data = json.loads((FIXTURES / "reference_record.json").read_text(encoding="utf-8"))
     data["datasets"][1]["format"] = "options"

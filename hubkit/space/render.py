@@ -100,7 +100,7 @@ def sentiment_format(record: RunRecord) -> dict[str, str] | None:
     """The options-format question and context prefix when a dataset of the run used it, else None."""
     if not any(d.format == "options" for d in record.datasets):
         return None
-    from ..train.data import (  # the dataset recipes' one owner
+    from ..train.kinds import (  # the dataset kinds' one owner
         OPTIONS_PREFIX,
         SENTIMENT_QUESTION,
     )

@@ -51,7 +51,7 @@ class DatasetSpec(_Section):
     """One entry of the `datasets:` list; `kind` and `format` are checked against hubkit.train.kinds.KINDS."""
 
     kind: str = Field(description="one of the registered dataset kinds, e.g. financial_phrasebank, fiqa, squad_jsonl")
-    name: str = Field(description="Hub id, what the card shows (e.g. FinanceMTEB/financial_phrasebank)")
+    name: str = Field(description="Hub id, what the card shows (e.g. takala/financial_phrasebank)")
     path: Optional[str] = Field(None, description="local file; None: load `name` from the Hub")
     revision: Optional[str] = None
     format: str = "squad"

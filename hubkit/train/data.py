@@ -76,8 +76,8 @@ def prepare_data(
                 license=spec.license,
                 citation=spec.citation,
                 # the Hub dataset's own config/split the rows are (the kind's defaults apply only when read from the Hub)
-                hub_config=spec.subset or (kind.hub_subset if spec.path is None else None),
-                hub_split=spec.split or (kind.hub_split if spec.path is None else None),
+                hub_config=spec.subset or (kind.hub_defaults(spec.name)[0] if spec.path is None else None),
+                hub_split=spec.split or (kind.hub_defaults(spec.name)[1] if spec.path is None else None),
                 rows_read=rows_read,
                 rows_dropped=rows_read - len(unique),
                 rows_train=len(train),
@@ -156,8 +156,9 @@ def _check_decodes(path: Path, encoding: str, spec: DatasetSpec) -> None:
 
 def _read_hub(spec: DatasetSpec, kind: DatasetKind) -> datasets.Dataset:
     """The real-use path: the same converters then run on the Hub rows as on local files."""
-    subset = spec.subset or kind.hub_subset
-    split = spec.split or kind.hub_split
+    default_subset, default_split = kind.hub_defaults(spec.name)
+    subset = spec.subset or default_subset
+    split = spec.split or default_split
     try:
         loaded = datasets.load_dataset(spec.name, subset, revision=spec.revision, split=split)
     except Exception as exc:

@@ -41,10 +41,15 @@ class DatasetKind:
     hub_split: Optional[str] = None  # default Hub split; None: all splits concatenated
     hub_rows: Optional[Callable[[Any, str], Any]] = field(default=None, repr=False)  # (Dataset, name) -> Dataset
     stratify_labels: Optional[tuple[str, ...]] = None  # split stratified by the answer text, over these labels
+    labels: Optional[tuple[str, ...]] = None  # classification posed as QA: the closed answer set (per-label scores)
 
     @property
     def formats(self) -> tuple[str, ...]:
         return tuple(self.recipes)
+
+    def hub_defaults(self, hub_name: str) -> tuple[Optional[str], Optional[str]]:
+        """(config, split) to read when a config names none: the kind's own, for its own Hub id only."""
+        return (self.hub_subset, self.hub_split) if hub_name == self.hub_id else (None, None)
 
 
 # --- converters ---------------------------------------------------------------------------------------------------
@@ -181,11 +186,14 @@ KINDS: dict[str, DatasetKind] = {
             convert=_phrasebank_row,
             local_builder="text",  # latin-1 `sentence@label` lines
             local_encoding="latin-1",
-            hub_id="FinanceMTEB/financial_phrasebank",
+            hub_id="takala/financial_phrasebank",  # the canonical Hub copy; the AllAgree file is one of its configs
+            hub_subset="sentences_allagree",
+            hub_split="train",
             hub_rows=_hub_phrasebank_to_lines,
             # Every split keeps the label shares, so the majority-class baseline (and EM) does not swing by several
             # points with the seed on a 452-row eval set.
             stratify_labels=SENTIMENT_LABELS,
+            labels=SENTIMENT_LABELS,
         ),
         DatasetKind(
             name="fiqa",

@@ -18,17 +18,16 @@ from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Optional
 
-from .data import SENTIMENT_LABELS
+from .kinds import get_kind
 
-# Formats that pose a classification as extractive QA (the answer is one label of a closed set) -> the label set.
-CLASSIFICATION_LABELS: dict[str, tuple[str, ...]] = {"first_word": SENTIMENT_LABELS, "options": SENTIMENT_LABELS}
 OTHER = "other"
 MAJORITY = "majority class"  # hubkit.train.baselines' name for it
 
 
-def label_sets(infos: Sequence[Mapping]) -> dict[str, tuple[str, ...]]:
-    """{dataset name: its label set} for the datasets (DatasetInfo dicts) in a classification-as-QA format."""
-    return {i["name"]: CLASSIFICATION_LABELS[i["format"]] for i in infos if i["format"] in CLASSIFICATION_LABELS}
+def label_sets(specs: Sequence) -> dict[str, tuple[str, ...]]:
+    """{dataset name: its label set} for the config's datasets (DatasetSpec) whose kind poses a classification as QA."""
+    kinds = {spec.name: get_kind(spec.kind) for spec in specs}
+    return {name: kind.labels for name, kind in kinds.items() if kind.labels is not None}
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> dict:
@@ -136,6 +135,6 @@ def with_baselines(evaluations: Sequence[Mapping], examples) -> list[dict]:
     for e in evaluations:
         rows = baselines(examples.select([i for i, s in enumerate(sources) if s == e["dataset"]]))
         if e.get("labels") is None:
-            rows = [b for b in rows if b["name"] != MAJORITY]
+            rows = [b for b in rows if b.name != MAJORITY]
         out.append({**e, "baselines": rows})
     return out

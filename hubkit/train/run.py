@@ -100,7 +100,7 @@ def run_experiment(
             model, tokenizer, data.eval, max_length=training.max_length, doc_stride=training.doc_stride,
             batch_size=config.eval.batch_size, n_best=config.eval.n_best,
             max_answer_length=config.eval.max_answer_length, progress=progress,
-            label_sets=label_sets(data.infos),
+            label_sets=label_sets(config.datasets),
         )
 
     # 3. the main LoRA run
