@@ -157,24 +157,21 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def squash_merges(hub: LocalHub, monkeypatch, *, tamper: bool = False) -> None:
-    """Make the server merge like the Hub: a new commit "title (#N)" on the base, not a fast-forward (a no-op where the
-    server already squashes). `tamper`: the squash also drops a file, so its tree is not the tested one."""
+    """Merge like the Hub: a new commit "title (#N)" on the base, not a fast-forward (the local Hub's default mode,
+    set here explicitly). `tamper`: the merge also drops a file, so main's tree is not the tested one."""
     storage = hub.storage
+    monkeypatch.setattr(storage, "merge_mode", "squash")
+    if not tamper:
+        return
     original = storage.merge_pull_request
 
-    def merge(repo_id, num, author, comment):
-        discussion = storage.get_discussion(repo_id, num)
-        merged = original(repo_id, num, author, comment)
-        pr_head = storage.get_commit(repo_id, storage.refs(repo_id)["prs"][str(num)])
-        if merged != pr_head.oid and not tamper:
-            return merged
-        tree = dict(pr_head.tree)
-        if tamper:
-            tree.pop("loss.png")
+    def merge(repo_id, num, author, comment, **kwargs):
+        merged = storage.get_commit(repo_id, original(repo_id, num, author, comment, **kwargs))
+        tree = dict(merged.tree)
+        tree.pop("loss.png")
         with storage.repo_lock(repo_id):
             commit = storage._write_commit(
-                storage._repo_dir(repo_id), (discussion["fromCommit"],), tree, f"{discussion['title']} (#{num})",
-                "", author,
+                storage._repo_dir(repo_id), merged.parents, tree, merged.title, merged.message, author
             )
             refs = storage.refs(repo_id)
             refs["branches"]["main"] = commit.oid
@@ -182,6 +179,17 @@ def squash_merges(hub: LocalHub, monkeypatch, *, tamper: bool = False) -> None:
         return commit.oid
 
     monkeypatch.setattr(storage, "merge_pull_request", merge)
+
+
+def hub_card_check(monkeypatch, *, errors=(), warnings=()) -> None:
+    """Make the local Hub's metadata check (behind /api/validate-yaml) answer these errors and warnings."""
+    from hubkit.localhub import api_repos
+    from hubkit.localhub.card_validation import CardCheck
+
+    def check(content, repo_type="model"):
+        return CardCheck(list(errors), list(warnings))
+
+    monkeypatch.setattr(api_repos, "check_card", check)
 
 
 # ---- staging (no network) ------------------------------------------------------------------------------------------
@@ -339,16 +347,7 @@ def test_a_wrong_answer_in_the_committed_readme_fails_the_push_and_leaves_main_a
 def test_metadata_the_hub_rejects_stops_the_push_before_any_upload(
     env: LocalHub, run: Path, repo: str, monkeypatch
 ):
-    from hubkit.localhub import server
-
-    def reject(handler) -> None:
-        handler._read_json()
-        handler._send_json(
-            {"errors": [{"message": '"license" must be one of [apache-2.0, mit, ...]'}], "warnings": []}, status=400
-        )
-
-    handler_class = next(c for c in vars(server).values() if isinstance(c, type) and hasattr(c, "validate_yaml"))
-    monkeypatch.setattr(handler_class, "validate_yaml", reject)
+    hub_card_check(monkeypatch, errors=['"license" must be one of [apache-2.0, mit, ...]'])
     before = len(env.requests)
     error = one_line_error(invoke("push", "--repo", repo, "--run", str(run)), "the Hub rejected the card's metadata")
     assert '"license" must be one of' in error and "nothing uploaded" in error
@@ -359,15 +358,9 @@ def test_metadata_the_hub_rejects_stops_the_push_before_any_upload(
 
 
 def test_the_hubs_metadata_warnings_are_returned_and_other_failures_are_one_line(env: LocalHub, monkeypatch):
-    from hubkit.localhub import server
     from hubkit.publish.cardcheck import validate_metadata
 
-    def warn(handler) -> None:
-        handler._read_json()
-        handler._send_json({"errors": [], "warnings": [{"message": "empty or missing yaml metadata in repo card"}]})
-
-    handler_class = next(c for c in vars(server).values() if isinstance(c, type) and hasattr(c, "validate_yaml"))
-    monkeypatch.setattr(handler_class, "validate_yaml", warn)
+    hub_card_check(monkeypatch, warnings=["empty or missing yaml metadata in repo card"])
     assert validate_metadata(api(env), "# no metadata\n", str) == ["empty or missing yaml metadata in repo card"]
     env.fail_next(1, status=500, path_contains="/api/validate-yaml")
     with pytest.raises(HubkitError) as info:
@@ -564,7 +557,7 @@ def test_bad_input_gives_one_line_errors(env: LocalHub, run: Path, repo: str, tm
     # a card that fails lint: nothing is created or uploaded
     lint_fails = copy_run(run, tmp_path / "lint-run", f"{USER}/lint-fails")
     add_note(lint_fails, "TODO: write this section.")
-    one_line_error(invoke("push", "--repo", f"{USER}/lint-fails", "--run", str(lint_fails)), "card lint failed")
+    one_line_error(invoke("push", "--repo", f"{USER}/lint-fails", "--run", str(lint_fails)), "card lint failed", code=1)  # a failed check: exit 1
     assert not api(env).repo_exists(f"{USER}/lint-fails")
     assert writes(env, before) == []
 
