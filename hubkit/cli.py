@@ -33,7 +33,7 @@ EXIT_OK, EXIT_CHECKS_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 class OneLineError(click.ClickException):
     def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT):
         super().__init__(redact(" ".join(message.split("\n"))))  # last line of defence: no secret is printed
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class; set per error here
 
 
 class HubkitGroup(click.Group):

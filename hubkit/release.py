@@ -16,14 +16,19 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 from .errors import ChecksFailed, HubkitError
 from .ids import check_repo_id, check_tag
 from .record import RunRecord
 from .runfolder import RunFolder
+
+if TYPE_CHECKING:  # types only: importing push or space here would slow every command's start
+    from .publish.push import PushResult
+    from .space.publish import SpaceResult
 
 Say = Callable[[str], None]
 DEMO_CONFIG = "pipeline/demo.yaml"
@@ -43,8 +48,8 @@ class ReleaseResult:
     repo_id: str
     stages: list[StageOutcome] = field(default_factory=list)
     card: Optional[Path] = None
-    push: object = None  # hubkit.publish.push.PushResult
-    space: object = None  # hubkit.space.publish.SpaceResult (release --space)
+    push: Optional[PushResult] = None
+    space: Optional[SpaceResult] = None  # release --space
 
     def to_dict(self) -> dict:
         return {

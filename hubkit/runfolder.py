@@ -24,9 +24,10 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from .errors import HubkitError
 from .record import RECORD_FILENAME, RunRecord
@@ -51,7 +52,7 @@ class RunFolder:
             self.__dict__["record"] = record
 
     @classmethod
-    def of(cls, run: "str | Path | RunFolder") -> "RunFolder":
+    def of(cls, run: str | Path | RunFolder) -> RunFolder:
         """`run` itself when it is a RunFolder (its record already read stays read), else a RunFolder for it."""
         return run if isinstance(run, RunFolder) else cls(run)
 

@@ -31,16 +31,7 @@ from huggingface_hub.errors import (
 from hubkit.cli import cli
 from hubkit.localhub import LocalHub, iter_requests
 
-from .localhub_helpers import (  # noqa: F401  (fixtures)
-    OTHER_TOKEN,
-    OTHER_USER,
-    TOKEN,
-    USER,
-    client_mode,
-    hub_api,
-    local_hub,
-    subprocess_env,
-)
+from .localhub_helpers import OTHER_TOKEN, TOKEN, USER, hub_api, subprocess_env
 
 REPO = f"{USER}/tiny-qa"
 WEIGHTS = os.urandom(3000)  # binary, *.safetensors: stored as LFS
@@ -252,7 +243,6 @@ def test_failed_commit_leaves_main_unchanged_and_a_rerun_completes(local_hub: Lo
 def test_concurrent_commits_are_serialized(local_hub: LocalHub):
     api = hub_api(local_hub)
     api.create_repo(REPO)
-    base = _head(api)
     errors: list[Exception] = []
 
     def commit(i: int, parent: str | None) -> None:

@@ -25,7 +25,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from hubkit.cli import cli
 from hubkit.localhub import LocalHub, iter_requests
 
-from .localhub_helpers import OTHER_TOKEN, OTHER_USER, TOKEN, USER, hub_api, local_hub  # noqa: F401  (fixture)
+from .localhub_helpers import OTHER_TOKEN, OTHER_USER, TOKEN, USER, hub_api
 
 REPO = f"{USER}/hardened"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

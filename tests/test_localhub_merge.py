@@ -11,7 +11,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from hubkit.localhub import LocalHub
 
-from .localhub_helpers import TOKEN, USER, hub_api, local_hub  # noqa: F401  (fixture)
+from .localhub_helpers import TOKEN, USER, hub_api
 
 REPO = f"{USER}/merging"
 

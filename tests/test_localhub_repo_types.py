@@ -19,7 +19,7 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from hubkit.localhub import LocalHub
 
-from .localhub_helpers import TOKEN, USER, hub_api, local_hub, subprocess_env  # noqa: F401  (fixture)
+from .localhub_helpers import TOKEN, USER, hub_api, subprocess_env
 
 PHRASEBANK = "FinanceMTEB/financial_phrasebank"
 FIQA = "explodinggradients/fiqa"

@@ -17,7 +17,7 @@ from hubkit.data import hub_license_ids
 from hubkit.localhub import LocalHub, iter_requests
 from hubkit.localhub.card_validation import check_card
 
-from .localhub_helpers import TOKEN, USER, hub_api, local_hub  # noqa: F401  (fixture)
+from .localhub_helpers import TOKEN, USER, hub_api
 
 REPO = f"{USER}/card-check"
 GOOD = """---

@@ -215,7 +215,7 @@ def test_staging_refuses_a_file_holding_a_token(base_run: Path, tmp_path: Path):
     shutil.copytree(base_run, run)
     other = "hf_" + "Q7" * 17  # token-shaped, in a text file
     config = run / "model" / "tokenizer_config.json"
-    config.write_text(config.read_text().replace("{", '{"auth": "%s", ' % other, 1))
+    config.write_text(config.read_text().replace("{", f'{{"auth": "{other}", ', 1))
     with pytest.raises(HubkitError) as info:
         stage_run(run)
     assert "tokenizer_config.json" in str(info.value) and other not in str(info.value)

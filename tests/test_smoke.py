@@ -123,10 +123,11 @@ def test_blocks_are_pinned_only_by_the_declared_edit(run_dir: Path):
     assert [p.pipeline_task for p in pinned] == ["question-answering", None]
     for p in pinned:
         lines = p.pinned_diff.splitlines()[2:]
-        removed, added = [l[1:] for l in lines if l[:1] == "-"], [l[1:] for l in lines if l[:1] == "+"]
+        removed = [line[1:] for line in lines if line[:1] == "-"]
+        added = [line[1:] for line in lines if line[:1] == "+"]
         assert added and len(added) == len(removed)
-        assert all(f'revision="{"a" * 40}"' in l for l in added)
-        assert all(".from_pretrained(" in l or "pipeline(" in l for l in removed)
+        assert all(f'revision="{"a" * 40}"' in line for line in added)
+        assert all(".from_pretrained(" in line or "pipeline(" in line for line in removed)
     unedited = prepare_blocks(readme, None)
     assert [p.pinned_diff for p in unedited] == ["", ""]
     assert all(p.code == p.block.code for p in unedited)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class BuiltCard:
     card: Path
     plot: Path
-    problems: list["LintProblem"] = field(default_factory=list)
+    problems: list[LintProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -26,7 +26,7 @@ class BuiltCard:
 
 
 def build_card(
-    run_dir: "str | Path | RunFolder",
+    run_dir: str | Path | RunFolder,
     *,
     template: str | Path | None = None,
     out: str | Path | None = None,

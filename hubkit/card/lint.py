@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from huggingface_hub.repocard_data import ModelCardData
 
-from ..errors import HubkitError
 from ..data import hub_license_ids
+from ..errors import HubkitError
 from ..ids import is_hub_id, looks_like_local_path
 from ..runfolder import CARD_FILENAME
 from ..secret_scan import find_secrets
@@ -341,7 +341,7 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
                             f"body names {dataset}")
             )
             continue
-        shown = _body_value(section, [result.metric_name, result.metric_type.replace("_", " ")])
+        shown = _body_value(section, [result.metric_name or result.metric_type, result.metric_type.replace("_", " ")])
         if shown is None:
             problems.append(
                 LintProblem(

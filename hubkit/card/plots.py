@@ -16,7 +16,7 @@ import json
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..record import LossPoint
@@ -25,7 +25,7 @@ PLOT_VERSION = "2"  # bump whenever the drawing code below changes what the PNG 
 KEY_CHUNK = "hubkit-plot-key"
 
 
-def plot_key(points: Sequence["LossPoint"], train_loss: float | None = None) -> str:
+def plot_key(points: Sequence[LossPoint], train_loss: float | None = None) -> str:
     """What the plot depends on, hashed: the same key means the same picture."""
     data = {
         "version": PLOT_VERSION,
@@ -35,7 +35,7 @@ def plot_key(points: Sequence["LossPoint"], train_loss: float | None = None) -> 
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def loss_plot_png(points: Sequence["LossPoint"], train_loss: float | None = None) -> bytes:
+def loss_plot_png(points: Sequence[LossPoint], train_loss: float | None = None) -> bytes:
     """PNG bytes of training loss against step (epochs on a top axis when they are logged)."""
     import io
 
@@ -62,9 +62,14 @@ def loss_plot_png(points: Sequence["LossPoint"], train_loss: float | None = None
         if len(points) > 1 and points[-1].step > points[0].step and points[-1].epoch > points[0].epoch:
             per_step = (points[-1].epoch - points[0].epoch) / (points[-1].step - points[0].step)
             offset = points[0].epoch - per_step * points[0].step
-            top = ax.secondary_xaxis(
-                "top", functions=(lambda s: offset + s * per_step, lambda e: (e - offset) / per_step)
-            )
+
+            def to_epoch(step: Any) -> Any:
+                return offset + step * per_step
+
+            def to_step(epoch: Any) -> Any:
+                return (epoch - offset) / per_step
+
+            top = ax.secondary_xaxis("top", functions=(to_epoch, to_step))
             top.set_xlabel("epoch (approx.)")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", metadata={"Software": None, KEY_CHUNK: plot_key(points, train_loss)})
@@ -95,7 +100,7 @@ def read_plot_key(path: Path) -> str | None:
 
 
 def write_loss_plot(
-    points: Sequence["LossPoint"], path: Path, train_loss: float | None = None, reuse: Sequence[Path] = ()
+    points: Sequence[LossPoint], path: Path, train_loss: float | None = None, reuse: Sequence[Path] = ()
 ) -> Path:
     """Write the plot unless the file there was already drawn from exactly these numbers.
 

@@ -20,11 +20,11 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import HubkitError
 from ..record import SMALL_SLICE, RunRecord
+from ..runfolder import PLOT_FILENAME
 from . import findings
 from .formatting import FILTERS
-from .usage import render_usage_snippet
-from ..runfolder import PLOT_FILENAME
 from .metadata import DEFAULT_CONFIG, front_matter, held_out_description, is_hub_id
+from .usage import render_usage_snippet
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 DEFAULT_TEMPLATE = "model_card.md.j2"
@@ -84,8 +84,8 @@ def card_context(
     data["rows_eval"] = record.rows_eval
     for row, model in zip(data["datasets"], record.datasets):
         row["is_hub_id"] = is_hub_id(model.name)
-    for row, model in zip(data["ablation"], record.ablation):
-        row["percent"] = model.percent
+    for row, ablated in zip(data["ablation"], record.ablation):
+        row["percent"] = ablated.percent
     data["held_out"]["description"] = held_out_description(record)
     data["held_out"]["percent"] = record.held_out.eval_fraction * 100
     for row, info, scores in zip(data["eval_by_dataset"], record.datasets, record.eval_by_dataset):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ChecksFailed, HubkitError
+from ..errors import ChecksFailed
 from .params import REPO_ID
 
 

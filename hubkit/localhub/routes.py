@@ -11,8 +11,8 @@ arguments after unquoting. `{repo}` stands for the repo part of a URL and yields
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import unquote
 
 from . import api_discussions as discussions

@@ -36,9 +36,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from .discussions import Discussion, DiscussionStore, Event, comment_event, commit_event, status_event, title_event
 from .errors import (

@@ -71,6 +71,6 @@ def whoami(api, token: str) -> Identity:
     name = info.get("name")
     if not name:
         raise HubkitError(f"the Hub at {api.endpoint} returned no user name for this token")
-    orgs = tuple(o.get("name") for o in info.get("orgs") or [] if isinstance(o, dict) and o.get("name"))
+    orgs = tuple(str(o["name"]) for o in info.get("orgs") or [] if isinstance(o, dict) and o.get("name"))
     role = ((info.get("auth") or {}).get("accessToken") or {}).get("role")
     return Identity(name=name, orgs=orgs, role=role, raw=info)

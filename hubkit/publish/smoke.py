@@ -28,6 +28,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..card.codeblocks import (
     CodeBlock,
@@ -39,7 +40,7 @@ from ..card.codeblocks import (
     unclaimed_comments,
     uses_pipeline,
 )
-from ..errors import HubkitError
+from ..errors import ChecksFailed, HubkitError
 from .auth import endpoint_from_env, scrub
 
 DEFAULT_TOLERANCE = 1e-3
@@ -122,12 +123,10 @@ class SmokeReport:
         return f"{where}: {r.reason}"
 
 
-class SmokeTestFailed(HubkitError):
+class SmokeTestFailed(ChecksFailed):
     """The revision does not print what its card claims (exit 1, not a usage error)."""
 
-    exit_code = 1
-
-    def __init__(self, message: str, report: SmokeReport, result: object | None = None):
+    def __init__(self, message: str, report: SmokeReport, result: Any = None):
         super().__init__(message)
         self.report = report
         self.result = result  # the PushResult so far, when raised by `push` (commit sha, PR url...)

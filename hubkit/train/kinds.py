@@ -11,8 +11,9 @@ This module stays light (no `datasets` at import): the experiment config validat
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..errors import HubkitError
 

@@ -12,7 +12,7 @@ DistilBERT has no segment ids, so for the reference model both forwards are the 
 from __future__ import annotations
 
 import functools
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import HubkitError
 from ..record import LoraInfo
@@ -20,7 +20,7 @@ from ..record import LoraInfo
 QA_HEAD = "qa_outputs"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _peft_qa_class():
     """Defined lazily so importing this module does not import peft/torch."""
     from peft import PeftModel, PeftModelForQuestionAnswering
