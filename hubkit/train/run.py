@@ -46,34 +46,46 @@ def run_experiment(
     """
     from transformers import set_seed
 
+    from . import distributed
     from .baselines import baselines
     from .data import prepare_data
-    from .evaluation import evaluate_qa
+    from .evaluation import evaluate_qa, tokenize_for_eval
     from .lora import build_lora_model, lora_info, parameter_counts
     from .merge import parity_check, save_adapter, save_merged
     from .smoke import run_smoke
-    from .trainer import train_lora
+    from .timing import StageTimer
+    from .trainer import plan_training, train_lora
 
+    timer = StageTimer()
     config = load_config(config_path)
-    out = _prepare_out_dir(Path(out_dir), overwrite)
-    is_main = os.environ.get("RANK", "0") == "0"
+    is_main = distributed.is_main()
+    if is_main:
+        out = _prepare_out_dir(Path(out_dir), overwrite)
+    else:
+        say, progress, out = (lambda message: None), False, Path(out_dir)
+    distributed.quiet_unless_main()
     training = config.training
 
     # 1. data: SQuAD-form examples, duplicates dropped, seeded split
     say(f"[1/7] data: {', '.join(d.name for d in config.datasets)}")
-    data = prepare_data(
-        config.datasets, seed=config.split.seed, eval_fraction=config.split.eval_fraction, base_dir=config.folder
-    )
+    with timer.stage("data"):
+        data = prepare_data(
+            config.datasets, seed=config.split.seed, eval_fraction=config.split.eval_fraction, base_dir=config.folder
+        )
     say(f"      {len(data.train)} train / {len(data.eval)} eval examples")
 
     # 2. the base model (Hub id, local folder, or random weights from its config) and its tokenizer
     say(f"[2/7] base model: {config.base_model.id}")
-    base, tokenizer, base_source, base_revision = load_base(config)
-    train_features = tokenize_for_training(data.train, tokenizer, config)
+    with timer.stage("data"):  # read and tokenized once: the main run, the ablation and every evaluation reuse these
+        base, tokenizer, base_source, base_revision = load_base(config)
+        train_features = tokenize_for_training(data.train, tokenizer, config)
+        eval_features = tokenize_for_eval(data.eval, tokenizer, max_length=training.max_length,
+                                          doc_stride=training.doc_stride) if is_main else None
 
     def eval_model(model):
         return evaluate_qa(
-            model, tokenizer, data.eval, max_length=training.max_length, doc_stride=training.doc_stride,
+            model, tokenizer, data.eval, features=eval_features, max_length=training.max_length,
+            doc_stride=training.doc_stride,
             batch_size=config.eval.batch_size, n_best=config.eval.n_best,
             max_answer_length=config.eval.max_answer_length, progress=progress,
         )
@@ -88,10 +100,17 @@ def run_experiment(
     trainable, total = parameter_counts(model)
     say(f"[3/7] LoRA r={lora.r} on {', '.join(lora.target_modules)}: {trainable:,} of {total:,} parameters trained "
         f"({100 * trainable / total:.2f}%)")
-    trained = train_lora(model, tokenizer, train_features, training, progress=progress)
+    plan = plan_training(model, tokenizer, train_features, training)
+    b = plan.batches
+    say(f"      {plan.world_size} process(es) x micro-batch {b.micro} x grad-accum {b.accumulation} "
+        f"(configured {b.configured_micro} x {b.configured_accumulation}); precision {plan.precision.executed} "
+        f"({plan.precision.reason})")
+    with timer.stage("train"):
+        trained = train_lora(model, tokenizer, train_features, training, plan, progress=progress)
 
     # 4. evaluation, with trivial baselines beside it
-    evaluation = eval_model(model) if is_main else None
+    with timer.stage("eval"):
+        evaluation = eval_model(model) if is_main else None
     if evaluation is not None:
         say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
 
@@ -109,12 +128,13 @@ def run_experiment(
                 copy.deepcopy(base), r=rank, alpha=alpha, dropout=lora.dropout, target_modules=targets
             )
             row_trainable, row_total = parameter_counts(row_model)
-            row_train = train_lora(
-                row_model, tokenizer, train_features, training, max_steps=ab.max_steps,
-                learning_rate=learning_rate, progress=progress,
-            )
-            if is_main:
-                row_eval = eval_model(row_model)
+            with timer.stage("ablation"):
+                row_train = train_lora(
+                    row_model, tokenizer, train_features, training, plan, max_steps=ab.max_steps,
+                    learning_rate=learning_rate, progress=progress,
+                )
+                row_eval = eval_model(row_model) if is_main else None
+            if row_eval is not None:
                 ablation.append({
                     "r": rank, "alpha": alpha, "target_modules": list(targets), "learning_rate": learning_rate,
                     "steps": row_train.steps, "trainable": row_trainable, "total": row_total,
@@ -127,20 +147,22 @@ def run_experiment(
 
     # 6. adapter + merged model, and the parity check as pipeline() runs the merged model
     say(f"[6/7] merge -> {out / MODEL_DIR}")
-    save_adapter(model, out / ADAPTER_DIR)
-    save_merged(model, tokenizer, out / MODEL_DIR)
-    smoke_inputs = [e.model_dump() for e in config.smoke_examples]
-    eval_pairs = [
-        {"question": q, "context": c}
-        for q, c in zip(data.eval["question"][:PARITY_EVAL_EXAMPLES], data.eval["context"][:PARITY_EVAL_EXAMPLES])
-    ]
-    device = next(model.parameters()).device
-    merge = parity_check(model, out / MODEL_DIR, eval_pairs + smoke_inputs)
+    with timer.stage("merge"):
+        save_adapter(model, out / ADAPTER_DIR)
+        save_merged(model, tokenizer, out / MODEL_DIR)
+        smoke_inputs = [e.model_dump() for e in config.smoke_examples]
+        eval_pairs = [
+            {"question": q, "context": c}
+            for q, c in zip(data.eval["question"][:PARITY_EVAL_EXAMPLES], data.eval["context"][:PARITY_EVAL_EXAMPLES])
+        ]
+        device = next(model.parameters()).device
+        merge = parity_check(model, out / MODEL_DIR, eval_pairs + smoke_inputs)
     say(f"      merged vs adapter max |logit diff| = {merge.max_abs_logit_diff:.2e}")
 
     # 7. smoke examples through pipeline("question-answering") on the saved model
     say("[7/7] smoke examples")
-    smoke = run_smoke(out / MODEL_DIR, smoke_inputs, device=device)
+    with timer.stage("smoke"):
+        smoke = run_smoke(out / MODEL_DIR, smoke_inputs, device=device)
 
     record = RunRecord.model_validate({
         "run_name": out.name,
@@ -153,8 +175,11 @@ def run_experiment(
         "datasets": data.infos,
         "lora": lora_info(model),
         "parameters": {"trainable": trainable, "total": total},
-        "training": {**training.model_dump(), "num_processes": trained.num_processes},
-        "hardware": {"device": _device_name(trained.num_processes), "wall_time_seconds": round(trained.wall_time_seconds, 2)},
+        "training": {**training.model_dump(), **plan.record_fields(), "num_processes": trained.num_processes},
+        "hardware": {
+            "device": _device_name(trained.num_processes), "wall_time_seconds": round(trained.wall_time_seconds, 2),
+            "total_seconds": round(timer.total, 2), "stage_seconds": timer.rounded(),
+        },
         "loss_curve": trained.loss_curve,
         "train_loss": trained.train_loss,
         "eval": {
