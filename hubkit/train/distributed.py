@@ -122,16 +122,26 @@ def _parent_cmdline() -> list[str]:
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def relaunch_accelerate_cpu() -> None:
     """Under `accelerate launch --cpu --num_processes N` (N > 1) with no MPI: replace this process by N processes
     started through `torch.distributed.run`. Returns only when there is nothing to do."""
     processes = requested_accelerate_cpu_processes()
     if not processes:
         return
+    port = os.environ.get("MASTER_PORT", "29500")
+    if port in ("", "0"):  # `--main_process_port 0`: any free port
+        port = str(_free_port())
     argv = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-        "--master_addr", os.environ.get("MASTER_ADDR", "127.0.0.1"),
-        "--master_port", os.environ.get("MASTER_PORT", "29500"),
+        "--master_addr", os.environ.get("MASTER_ADDR", "127.0.0.1"), "--master_port", port,
         "-m", "hubkit", *sys.argv[1:],
     ]
     sys.stdout.flush()

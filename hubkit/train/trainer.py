@@ -159,6 +159,7 @@ def training_arguments(
         remove_unused_columns=False,  # the features hold model inputs only
         label_names=["start_positions", "end_positions"],
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # LoRA uses every trainable parameter in every step
     )
 
 
