@@ -173,19 +173,26 @@ def train_lora(
     max_steps: Optional[int] = None,
     learning_rate: Optional[float] = None,
     progress: bool = True,
+    callbacks: tuple = (),
+    collator=None,
+    sampling: str = "group_by_length",
 ) -> TrainOutcome:
-    """Train `model` (a PEFT model) in place on tokenized, unpadded `train_features`."""
+    """Train `model` (a PEFT model) in place on tokenized, unpadded `train_features`.
+
+    `callbacks`, `collator` and `sampling` exist for bench/bench_train.py, which times other recipes through the
+    same code (e.g. every row padded to 384 tokens, random order)."""
     with tempfile.TemporaryDirectory(prefix="hubkit-trainer-") as scratch:  # the Trainer wants an output_dir
         args = training_arguments(
             training, scratch, plan, max_steps=max_steps, learning_rate=learning_rate, progress=progress
         )
+        args.train_sampling_strategy = sampling
         trainer = _trainer_class()(
             model=model,
             args=args,
             train_dataset=train_features,
-            data_collator=training_collator(tokenizer, plan.device_type),
+            data_collator=collator or training_collator(tokenizer, plan.device_type),
             processing_class=tokenizer,
-            callbacks=[_log_last_step_callback()],
+            callbacks=[_log_last_step_callback(), *callbacks],
         )
         start = time.perf_counter()
         result = trainer.train()
