@@ -16,7 +16,7 @@ reference config (`precision: auto`, `micro_batch` unset) on this device: its pl
 from the mean of the others.
 
     python bench/bench_train.py            # 4 timed steps per recipe, then the offline experiment
-    python bench/bench_train.py --quick    # 2 timed steps per recipe, then the tiny experiment (2-core CPUs)
+    python bench/bench_train.py --quick    # 1 timed step per recipe, 2-layer model, then the tiny experiment
 """
 
 from __future__ import annotations
@@ -206,15 +206,17 @@ def _row(label: str, per_step, baseline, note: str = "") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 timed steps per recipe and the tiny experiment")
-    parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps per recipe (default 4; quick 2)")
-    parser.add_argument("--layers", type=int, default=6, help="DistilBERT layers (6 = full size)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 timed step per recipe on a 2-layer DistilBERT, and the tiny experiment")
+    parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps per recipe (default 4; quick 1)")
+    parser.add_argument("--layers", type=int, default=None, help="DistilBERT layers (default 6 = full size; quick 2)")
     parser.add_argument("--config", type=Path, default=None,
                         help="experiment for the whole-run timing (default pipeline/finance_qa_offline.yaml; "
                              "quick: pipeline/tiny.yaml)")
     parser.add_argument("--skip-recipes", action="store_true", help="only the whole `hubkit train`")
     args = parser.parse_args()
-    steps = args.steps or (2 if args.quick else 4)
+    steps = args.steps or (1 if args.quick else 4)
+    args.layers = args.layers or (2 if args.quick else 6)
     config = args.config or ROOT / "pipeline" / ("tiny.yaml" if args.quick else "finance_qa_offline.yaml")
 
     import datasets

@@ -68,17 +68,31 @@ def test_4x8_and_32x1_give_the_same_loss_curve(tiny_folder):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_folder)
     features = _features()
-    curves = {}
+    from transformers import TrainerCallback
+
+    curves, grad_norms = {}, {}
     for micro in (4, 32):
         training = _training(micro_batch=micro)
         plan = _plan(training)
         assert plan.batches.effective_per_process == 32
-        outcome = train_lora(_model(tiny_folder), tokenizer, features, training, plan, max_steps=4, progress=False)
+        norms: list[float] = []
+
+        class GradNorms(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs and "grad_norm" in logs:
+                    norms.append(float(logs["grad_norm"]))
+
+        outcome = train_lora(_model(tiny_folder), tokenizer, features, training, plan, max_steps=4, progress=False,
+                             callbacks=(GradNorms(),))
         assert outcome.steps == 4
         curves[micro] = [p["loss"] for p in outcome.loss_curve]
+        grad_norms[micro] = norms
     assert len(curves[4]) == 4
     assert curves[4][0] != curves[4][-1]  # the model did learn something: the curve moves
     assert curves[4] == pytest.approx(curves[32], rel=1e-4, abs=1e-5)
+    # the same gradients, not only a loss curve that Adam's scale invariance would keep alike
+    assert len(grad_norms[4]) == 4
+    assert grad_norms[4] == pytest.approx(grad_norms[32], rel=1e-3)
 
 
 def test_masked_loss_does_not_depend_on_padding():

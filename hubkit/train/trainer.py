@@ -95,7 +95,20 @@ def _trainer_class():
     from transformers import Trainer
 
     class QATrainer(Trainer):
-        """The Trainer with hubkit's QA loss: padding masked out of the start/end softmax."""
+        """The Trainer with hubkit's QA loss: padding masked out of the start/end softmax.
+
+        Gradient accumulation: transformers 5.2's `training_step` divides each micro-batch's loss by the
+        accumulation steps, and accelerate 1.15's `backward` divides it again (the Trainer hands its accelerator the
+        same steps, though it runs the accumulation itself), so with 4 x 8 the gradient came out 8x smaller than
+        with 32 x 1 on the same rows (grad norm 0.12 vs 0.95), and gradient clipping then acted differently.
+        Telling the accelerator 1 leaves one division: the gradient and the logged loss are the mean over the
+        effective batch whatever the split (tests/test_train_speed.py compares both).
+        """
+
+        def create_accelerator_and_postprocess(self):
+            super().create_accelerator_and_postprocess()
+            if not self.is_deepspeed_enabled:  # DeepSpeed scales by the accumulation steps itself
+                self.accelerator.gradient_accumulation_steps = 1
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             starts, ends = inputs.pop("start_positions"), inputs.pop("end_positions")
