@@ -84,7 +84,7 @@ def plan_training(model, tokenizer, train_features, training: TrainingSection) -
 
     def measure(candidates):
         samples = sample_batches(train_features, tokenizer, device_type, batches.micro)
-        return measure_step_seconds(model, samples, candidates)
+        return measure_step_seconds(model, samples, candidates, repeats=2)
 
     precision = distributed.agree(choose_precision(training.precision, measure=measure))
     return TrainingPlan(device_type, distributed.world_size(), precision, batches)
