@@ -183,5 +183,8 @@ def test_accelerate_cpu_launch_is_recognised(monkeypatch):
     launch = ["python", "/venv/bin/accelerate", "launch", "--num_processes", "2", "--cpu", "-m", "hubkit", "train"]
     assert requested_accelerate_cpu_processes(launch) == 2
     assert requested_accelerate_cpu_processes(launch[:3] + ["--cpu", "-m", "hubkit", "train"]) == 0
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "False")  # `accelerate launch --num_processes 2` without --cpu
+    no_cpu_flag = [a for a in launch if a != "--cpu"]
+    assert requested_accelerate_cpu_processes(no_cpu_flag) == (0 if torch.cuda.is_available() else 2)
     monkeypatch.setenv("WORLD_SIZE", "2")  # already one of several processes: nothing to do
     assert requested_accelerate_cpu_processes(launch) == 0

@@ -97,9 +97,14 @@ def quiet_unless_main() -> None:
 def requested_accelerate_cpu_processes(parent_cmdline: Optional[list[str]] = None) -> int:
     """How many processes `accelerate launch --cpu` was asked for, when it started only this one; else 0."""
     env = os.environ
-    started_by_accelerate_cpu = env.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1") and "MASTER_ADDR" in env
-    if not started_by_accelerate_cpu or any(name in env for name in _SIZE_VARS):
+    # accelerate's simple launcher sets ACCELERATE_USE_CPU (True or False) and, for N > 1, MASTER_ADDR
+    if "ACCELERATE_USE_CPU" not in env or "MASTER_ADDR" not in env or any(name in env for name in _SIZE_VARS):
         return 0
+    if env["ACCELERATE_USE_CPU"].lower() not in ("true", "1"):
+        import torch
+
+        if torch.cuda.is_available():  # a GPU machine: accelerate's own --multi_gpu path is the way
+            return 0
     argv = _parent_cmdline() if parent_cmdline is None else parent_cmdline
     if "launch" not in argv:
         return 0
