@@ -1,29 +1,58 @@
-"""How long the reference training run takes on this machine: 384-padding fp32 vs dynamic padding + bf16 autocast.
+"""Training speed per recipe, side by side in one run, on the device this machine trains on (CUDA if there is one,
+else CPU), then a whole `hubkit train` with the stage timings its record stores.
 
-The reference run: full-size DistilBERT (built from `DistilBertConfig()`, random weights: same FLOPs as the real
-checkpoint), LoRA r=8 on q_lin/v_lin with the QA head trained, 1835 training examples, 3 epochs, batch 4 x grad-accum
-8 (effective 32), AdamW, lr 3e-4 cosine. The examples are synthetic token sequences with realistic lengths: 1805
-one-sentence Financial PhraseBank statements (~10-token question + a 10-90 token sentence) and 30 FiQA questions with
-long answer passages (a few spill into a second 384-token window). Only lengths matter for the cost.
+The reference run: full-size DistilBERT (built from `DistilBertConfig()`, random weights: the same FLOPs as the real
+checkpoint), LoRA r=8 on q_lin/v_lin with the QA head trained, 1840 training windows of realistic lengths (1805
+one-sentence Financial PhraseBank statements, 30 FiQA questions with long passages, some in two 384-token windows),
+effective batch 32, AdamW lr 3e-4 cosine, 3 epochs = 174 optimizer steps. Only lengths matter for the cost, so the
+token ids are synthetic.
 
-Both recipes go through the same `TrainingArguments` hubkit uses (`hubkit.train.trainer.training_arguments`); only
-the collator (pad to 384 vs pad per batch) and the precision differ; dynamic padding in fp32 is timed too, so
-the share of each change is visible. bf16 autocast only pays off on hardware with native bf16 (GPUs, CPUs with
-AVX512-BF16/AMX); on a CPU without it (e.g. the AMD EPYC without AVX-512 this was last run on) bf16 is emulated and
-several times slower than fp32, and dynamic padding in fp32 is the fast recipe. A few optimizer steps of each are timed (the
-first is dropped as warm-up) and the full 3-epoch run is extrapolated from the mean step time.
+Every recipe trains through hubkit's own `Trainer` setup (`hubkit.train.trainer.train_lora`, the same
+`TrainingArguments`); the recipes differ only in padding (every row to 384 / each batch to its longest row), order
+(random / grouped by length), precision and micro-batch split. "hubkit default" is what `hubkit train` does with the
+reference config (`precision: auto`, `micro_batch` unset) on this device: its plan is made by
+`hubkit.train.trainer.plan_training`, as in a real run. Each recipe makes two passes (epochs) over the same random
+sample of steps x 32 windows and only the second is timed: the first builds the kernels for the shapes it meets
+(every new batch shape costs kernel selection/creation, on CPUs too), as the early steps of a long run do. Bounded
+shapes meet the same shapes again in the second pass; per-batch padding keeps making new ones (its micro-batches are
+drawn afresh), which is what a long run sees. The 174-step run is extrapolated from the timed steps' mean.
 
-    python bench/bench_train.py --steps 3
+    python bench/bench_train.py            # 4 timed steps per recipe, then the offline experiment
+    python bench/bench_train.py --quick    # 2 timed steps per recipe, 2-layer model, then the tiny experiment
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EFFECTIVE_BATCH = 32
+FULL_RUN_STEPS = 174  # 3 epochs of 1840 windows at 32 per step
+# (label, padding, precision, micro-batch): the issue's table, in its order
+RECIPES = [
+    ("pad to 384, fp32, 4 x 8", "max_length", "fp32", 4),
+    ("dynamic padding, fp32, 4 x 8", "dynamic", "fp32", 4),
+    ("dynamic padding, bf16, 4 x 8", "dynamic", "bf16", 4),
+    ("pad to 384, bf16, 4 x 8", "max_length", "bf16", 4),
+    ("dynamic padding, fp32, 32 x 1", "dynamic", "fp32", 32),
+    ("dynamic padding, bf16, 32 x 1", "dynamic", "bf16", 32),
+    ("dynamic padding, TF32, 32 x 1", "dynamic", "tf32", 32),
+    ("pad to 384, fp32, 32 x 1", "max_length", "fp32", 32),
+]
 
 
 def synthetic_features(n_sentiment: int = 1805, n_fiqa: int = 30, *, vocab_size: int, max_length: int = 384,
@@ -53,29 +82,35 @@ def synthetic_features(n_sentiment: int = 1805, n_fiqa: int = 30, *, vocab_size:
     return rows
 
 
-def time_recipe(name: str, features, *, pad_to_max: bool, bf16: bool, steps: int, max_length: int = 384) -> float:
-    """Mean seconds per optimizer step over `steps` steps after one warm-up step."""
-    import datasets
-    import torch
-    from transformers import DataCollatorWithPadding, DistilBertConfig, DistilBertForQuestionAnswering, Trainer
-    from transformers import DistilBertTokenizerFast, TrainerCallback
-
+def _reference_training(precision: str = "auto", micro_batch=None, steps: int = 3):
     from hubkit.train.config import TrainingSection
+
+    return TrainingSection(
+        epochs=3, max_steps=steps, per_device_batch_size=4, gradient_accumulation_steps=8, learning_rate=3e-4,
+        lr_scheduler="cosine", warmup_ratio=0.1, weight_decay=0.01, optimizer="adamw_torch", seed=42,
+        max_length=384, doc_stride=128, precision=precision, micro_batch=micro_batch, logging_steps=1000,
+    )
+
+
+def _model(layers: int):
+    import torch
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+
     from hubkit.train.lora import build_lora_model
-    from hubkit.train.trainer import training_arguments
 
     torch.manual_seed(0)
-    model = DistilBertForQuestionAnswering(DistilBertConfig())
-    model = build_lora_model(model, r=8, alpha=16, dropout=0.1, target_modules=["q_lin", "v_lin"])
-    tokenizer = DistilBertTokenizerFast(vocab={t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])})
-    training = TrainingSection(
-        epochs=3, max_steps=steps + 1, per_device_batch_size=4, gradient_accumulation_steps=8, learning_rate=3e-4,
-        lr_scheduler="cosine", warmup_ratio=0.1, weight_decay=0.01, optimizer="adamw_torch", seed=42,
-        max_length=max_length, doc_stride=128, precision="bf16" if bf16 else "fp32", logging_steps=1000,
-    )
-    collator = (DataCollatorWithPadding(tokenizer, padding="max_length", max_length=max_length) if pad_to_max
-                else DataCollatorWithPadding(tokenizer))
-    stamps: list[float] = []
+    model = DistilBertForQuestionAnswering(DistilBertConfig(n_layers=layers))
+    return build_lora_model(model, r=8, alpha=16, dropout=0.1, target_modules=["q_lin", "v_lin"])
+
+
+def _tokenizer():
+    from transformers import DistilBertTokenizerFast
+
+    return DistilBertTokenizerFast(vocab={t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])})
+
+
+def _step_timer(stamps: list[float]):
+    from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
@@ -85,46 +120,170 @@ def time_recipe(name: str, features, *, pad_to_max: bool, bf16: bool, steps: int
         def on_step_end(self, args, state, control, **kwargs):
             stamps.append(time.perf_counter())
 
-    with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(
-            model=model, args=training_arguments(training, scratch, progress=False),
-            train_dataset=datasets.Dataset.from_list(features), data_collator=collator, callbacks=[StepTimer()],
-        )
-        trainer.train()
-    per_step = np.diff(stamps)[1:]  # drop the warm-up step
-    mean = float(per_step.mean())
-    print(f"{name:<38} {mean:6.2f} s/step  (steps: {', '.join(f'{s:.2f}' for s in per_step)})", flush=True)
-    return mean
+    return StepTimer()
+
+
+def _train_and_time(model, features, training, plan, *, collator=None, sampling="group_by_length") -> list[float]:
+    from hubkit.train.trainer import train_lora
+
+    stamps: list[float] = []
+    with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its loss logs
+        train_lora(model, _tokenizer(), features, training, plan, progress=False, callbacks=(_step_timer(stamps),),
+                   collator=collator, sampling=sampling)
+    per_step = np.diff(stamps).tolist()
+    return per_step[len(per_step) // 2:]  # the second pass over the sample; the first builds kernels for its shapes
+
+
+def time_recipe(recipe, features, *, steps: int, layers: int, device_type: str):
+    """Seconds per optimizer step of one table recipe, or None where the device cannot run it (TF32 on a CPU)."""
+    from transformers import DataCollatorWithPadding
+
+    from hubkit.train.batching import plan_batches
+    from hubkit.train.precision import PrecisionChoice
+    from hubkit.train.trainer import TrainingPlan
+
+    label, padding, precision, micro = recipe
+    if precision == "tf32" and device_type != "cuda":
+        return None
+    training = _reference_training("fp32", micro, 2 * steps)
+    plan = TrainingPlan(device_type, 1, PrecisionChoice(precision, precision, "bench recipe"),
+                        plan_batches(4, 8, micro, on_accelerator=device_type == "cuda"))
+    collator = (DataCollatorWithPadding(_tokenizer(), padding="max_length", max_length=384) if padding == "max_length"
+                else DataCollatorWithPadding(_tokenizer()))
+    return _train_and_time(_model(layers), features, training, plan, collator=collator, sampling="random")
+
+
+def time_hubkit(features, *, steps: int, layers: int, precision: str = "auto"):
+    """hubkit's own recipe: its plan (made as `hubkit train` makes it), bounded shapes, length grouping."""
+    from hubkit.train.trainer import plan_training
+
+    training = _reference_training(precision, None, 2 * steps)
+    model = _model(layers)
+    start = time.perf_counter()
+    plan = plan_training(model, _tokenizer(), features, training)
+    planning = time.perf_counter() - start
+    return _train_and_time(model, features, training, plan), plan, planning
+
+
+def device_name(device_type: str) -> str:
+    import torch
+
+    if device_type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(0)}"
+    model = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {model}, {os.cpu_count()} cores, torch {torch.get_num_threads()} threads"
+
+
+def run_hubkit_train(config: Path) -> dict:
+    """`python -m hubkit train` of `config` in a fresh process; its record."""
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
+        out = Path(scratch) / "run"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "hubkit", "train", "--config", str(config), "--out", str(out),
+                               "--quiet", "--json"], env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"hubkit train failed:\n{done.stderr[-2000:]}")
+        record = json.loads(done.stdout)
+    record["_process_seconds"] = wall
+    return record
+
+
+def _row(label: str, per_step, baseline, note: str = "") -> str:
+    if per_step is None:
+        return f"| {label} | n/a | n/a | n/a | {note or 'not on this device'} |"
+    mean = float(np.mean(per_step))
+    full = mean * FULL_RUN_STEPS
+    ratio = f"{baseline / mean:.1f}x" if baseline else "1.0x"
+    spread = ", ".join(f"{s:.2f}" for s in per_step)
+    return f"| {label} | {mean:.3f} | {full / 60:.1f} min | {ratio} | steps: {spread}{'; ' + note if note else ''} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=3, help="optimizer steps timed per recipe (after 1 warm-up)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 timed steps per recipe on a 2-layer DistilBERT, and the tiny experiment")
+    parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps per recipe (default 4; quick 2)")
+    parser.add_argument("--layers", type=int, default=None, help="DistilBERT layers (default 6 = full size; quick 2)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="experiment for the whole-run timing (default pipeline/finance_qa_offline.yaml; "
+                             "quick: pipeline/tiny.yaml)")
+    parser.add_argument("--skip-recipes", action="store_true", help="only the whole `hubkit train`")
     args = parser.parse_args()
+    steps = args.steps or (2 if args.quick else 4)
+    args.layers = args.layers or (2 if args.quick else 6)
+    config = args.config or ROOT / "pipeline" / ("tiny.yaml" if args.quick else "finance_qa_offline.yaml")
 
-    import os
-
+    import datasets
     import torch
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    features = synthetic_features(vocab_size=30522)
-    lengths = np.array([len(f["input_ids"]) for f in features])
-    steps_per_epoch = math.ceil(len(features) / 32)
-    total_steps = 3 * steps_per_epoch
-    print(f"{len(features)} training windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}), "
-          f"{steps_per_epoch} optimizer steps/epoch, {total_steps} in the 3-epoch run; "
-          f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    padded = time_recipe("pad to 384, fp32 (the usual recipe)", features, pad_to_max=True, bf16=False, steps=args.steps)
-    dynamic32 = time_recipe("dynamic padding, fp32", features, pad_to_max=False, bf16=False, steps=args.steps)
-    dynamic = time_recipe("dynamic padding + bf16 autocast", features, pad_to_max=False, bf16=True, steps=args.steps)
-    for name, per_step in [("pad to 384, fp32", padded), ("dynamic, fp32", dynamic32), ("dynamic + bf16", dynamic)]:
-        print(f"full run, {name:<17}: ~{per_step * total_steps / 60:5.1f} min")
-    print(f"speed-up, dynamic + bf16 vs pad to 384 fp32: {padded / dynamic:.1f}x "
-          f"(dynamic padding alone: {padded / dynamic32:.1f}x)")
+    datasets.disable_progress_bars()
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    device = device_name(device_type)
+    print(f"# bench_train: {device}; torch {torch.__version__}; {args.layers}-layer DistilBERT; each recipe makes 2 "
+          f"passes over the same {steps} x {EFFECTIVE_BATCH} windows, the second is timed", flush=True)
+
+    if not args.skip_recipes:
+        rows = synthetic_features(vocab_size=30522)
+        rng = np.random.default_rng(1)
+        sample = rng.choice(len(rows), size=steps * EFFECTIVE_BATCH, replace=False)
+        features = datasets.Dataset.from_list([rows[i] for i in sample])
+        lengths = np.array([len(r["input_ids"]) for r in rows])
+        print(f"{len(rows)} windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}); "
+              f"full run = {FULL_RUN_STEPS} optimizer steps of {EFFECTIVE_BATCH}\n", flush=True)
+        print(f"Device for every figure below: {device}\n")
+        print("| recipe | s/step | full run | vs pad-384 fp32 4 x 8 | |")
+        print("|---|---:|---:|---:|---|")
+        times = {}
+        for recipe in RECIPES:
+            times[recipe[0]] = time_recipe(recipe, features, steps=steps, layers=args.layers, device_type=device_type)
+            baseline = float(np.mean(times[RECIPES[0][0]]))
+            print(_row(recipe[0], times[recipe[0]], baseline if recipe is not RECIPES[0] else None), flush=True)
+        forced = {}
+        for precision in ("fp32", "bf16"):
+            per_step, plan, _ = time_hubkit(features, steps=steps, layers=args.layers, precision=precision)
+            forced[precision] = per_step
+            b = plan.batches
+            print(_row(f"hubkit, {precision} forced ({b.micro} x {b.accumulation}, bounded + grouped)", per_step,
+                       baseline), flush=True)
+        per_step, plan, planning = time_hubkit(features, steps=steps, layers=args.layers)
+        b = plan.batches
+        print(_row(f"**hubkit default**: {plan.precision.executed}, {b.micro} x {b.accumulation}, bounded + grouped",
+                   per_step, baseline, note=f"plan took {planning:.1f} s: {plan.precision.reason}"), flush=True)
+
+        default = float(np.mean(per_step))
+        measured = {k: float(np.mean(v)) for k, v in times.items() if v is not None}
+        fastest = min(measured, key=measured.get)
+        faster_forced = min(float(np.mean(forced["fp32"])), float(np.mean(forced["bf16"])))
+        print(f"\nOn {device}:")
+        print(f"- hubkit default vs pad-384 fp32 4 x 8: {baseline / default:.1f}x faster (CPU target: >= 10x)")
+        print(f"- hubkit default vs the fastest table recipe ({fastest}): {default / measured[fastest]:.2f}x its time "
+              f"(GPU target: <= 1.5x)")
+        print(f"- auto ({plan.precision.executed}) vs the faster of fp32/bf16 in hubkit's recipe: "
+              f"{default / faster_forced:.2f}x its time (target: <= 1, up to noise)")
+
+    record = run_hubkit_train(config)
+    hw = record["hardware"]
+    t = record["training"]
+    print(f"\n`hubkit train --config {config.relative_to(ROOT) if config.is_relative_to(ROOT) else config}` on "
+          f"{hw['device']} ({device}): precision {t['precision']} (asked: {t.get('precision_requested')}), "
+          f"split {t['per_device_batch_size']} x {t['gradient_accumulation_steps']} x {t['num_processes']} process(es) "
+          f"(configured {t.get('configured_per_device_batch_size')} x {t.get('configured_gradient_accumulation_steps')})")
+    print("| stage | seconds (from the record) |\n|---|---:|")
+    for stage, seconds in hw.get("stage_seconds", {}).items():
+        print(f"| {stage} | {seconds:.1f} |")
+    print(f"| total in the record | {hw.get('total_seconds', float('nan')):.1f} |")
+    print(f"| whole process (imports included) | {record['_process_seconds']:.1f} |")
 
 
 if __name__ == "__main__":

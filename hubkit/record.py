@@ -106,8 +106,16 @@ class TrainingArgs(_Strict):
     seed: int
     max_length: int = Field(gt=0)
     doc_stride: int = Field(ge=0)
-    precision: str = Field(description="fp32, bf16 (autocast) or fp16")
+    precision: str = Field(description="what ran: fp32, tf32 (fp32 with TF32 matmuls), bf16 (autocast) or fp16")
     logging_steps: int = Field(gt=0)
+    # issue 11: what the config asked for beside what ran (absent in records written before)
+    precision_requested: Optional[str] = Field(None, description="the config's precision, e.g. auto")
+    precision_reason: Optional[str] = None
+    micro_batch: Optional[int | str] = Field(None, description="the config's micro_batch setting (None: default)")
+    configured_per_device_batch_size: Optional[int] = Field(None, gt=0)
+    configured_gradient_accumulation_steps: Optional[int] = Field(None, gt=0)
+    micro_batch_reason: Optional[str] = None
+    pad_to_multiple_of: Optional[int] = Field(None, gt=0)
 
     @property
     def effective_batch_size(self) -> int:
@@ -117,6 +125,10 @@ class TrainingArgs(_Strict):
 class Hardware(_Strict):
     device: str = Field(description="e.g. 'CPU (2 cores)' or 'NVIDIA H100 80GB x1'")
     wall_time_seconds: float = Field(ge=0, description="training wall time of the main run")
+    total_seconds: Optional[float] = Field(None, ge=0, description="wall time of the whole `hubkit train`")
+    stage_seconds: dict[str, float] = Field(
+        default_factory=dict, description="wall time per stage: data, train, eval, ablation, merge, smoke"
+    )
 
 
 class LossPoint(_Strict):

@@ -25,8 +25,10 @@ def train(config_path: str, out_dir: str, overwrite: bool, as_json: bool, quiet:
     import datasets
     from transformers.utils import logging as hf_logging
 
+    from ..train.distributed import relaunch_accelerate_cpu
     from ..train.run import run_experiment
 
+    relaunch_accelerate_cpu()  # `accelerate launch --cpu --num_processes N` started one process: start the N
     # Progress goes to stderr: the training and eval bars stay, the many short loading bars go.
     hf_logging.disable_progress_bar()
     datasets.disable_progress_bars()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -103,7 +103,12 @@ class TrainingSection(_Section):
     seed: int = 42
     max_length: int = Field(384, gt=8)
     doc_stride: int = Field(128, ge=0)
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 only where the hardware does it natively (hubkit.train.precision)"
+    )
+    micro_batch: Optional[Union[int, Literal["auto"]]] = Field(
+        None, description="rows per forward pass; unset: auto on GPUs, the configured split on CPUs (hubkit.train.batching)"
+    )
     logging_steps: int = Field(50, gt=0)
 
     @field_validator("lr_scheduler")

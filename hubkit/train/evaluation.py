@@ -30,6 +30,18 @@ def _masked(logits, batch):
     return logits.float().masked_fill(batch["attention_mask"] == 0, _NEG)
 
 
+def tokenize_for_eval(examples, tokenizer, *, max_length: int, doc_stride: int, progress: bool = False):
+    """The eval windows (with example ids and offsets), made once and passed to every `evaluate_qa` call."""
+    return examples.map(
+        prepare_eval_features,
+        batched=True,
+        remove_columns=examples.column_names,
+        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride},
+        desc="Tokenizing eval examples" if progress else None,
+        load_from_cache_file=False,
+    )
+
+
 @dataclass
 class EvalOutcome:
     exact_match: float  # percent
@@ -54,13 +66,15 @@ def evaluate_qa(
     autocast_dtype=None,
     progress: bool = False,
     label_sets: Optional[Mapping[str, Sequence[str]]] = None,
+    features=None,
 ) -> EvalOutcome:
     """Score `model` on SQuAD-form `examples` (a `datasets.Dataset`).
 
     eval_loss is the mean over features (windows) of (CE(start) + CE(end)) / 2, the models' QA loss, computed here
     with padding masked out so that it is the same whatever the batch size. Per dataset it is the same mean over that
     dataset's features. `label_sets` ({dataset: labels}) marks classification-as-QA datasets: they get per-label
-    accuracy and a confusion matrix.
+    accuracy and a confusion matrix. `features`: the windows
+    :func:`tokenize_for_eval` made, when they are at hand. Batches are formed from windows sorted by length.
     """
     import torch
     import torch.nn.functional as F
@@ -73,15 +87,12 @@ def evaluate_qa(
 
     if len(examples) == 0:
         raise HubkitError("no eval examples to evaluate on")
-    features = examples.map(
-        prepare_eval_features,
-        batched=True,
-        remove_columns=examples.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "doc_stride": doc_stride},
-        desc="Tokenizing eval examples" if progress else None,
-        load_from_cache_file=False,
-    )
-    inputs = features.select_columns([c for c in _MODEL_INPUTS if c in features.column_names])
+    if features is None:
+        features = tokenize_for_eval(examples, tokenizer, max_length=max_length, doc_stride=doc_stride,
+                                     progress=progress)
+    lengths = [len(ids) for ids in features["input_ids"][:]]
+    by_length = sorted(range(len(lengths)), key=lengths.__getitem__)  # similar lengths batched together
+    inputs = features.select_columns([c for c in _MODEL_INPUTS if c in features.column_names]).select(by_length)
     loader = DataLoader(
         inputs.with_format("python"),
         batch_size=batch_size,
@@ -95,7 +106,7 @@ def evaluate_qa(
         if autocast_dtype is not None
         else contextlib.nullcontext()
     )
-    max_len = max(len(ids) for ids in features["input_ids"][:])
+    max_len = max(lengths)
     start_logits = np.full((len(features), max_len), _NEG, dtype=np.float32)
     end_logits = np.full((len(features), max_len), _NEG, dtype=np.float32)
     feature_losses = np.zeros(len(features), dtype=np.float64)
@@ -111,9 +122,10 @@ def evaluate_qa(
                 n, width = batch["input_ids"].shape
                 start, end = _masked(out.start_logits, batch), _masked(out.end_logits, batch)
                 losses = (F.cross_entropy(start, starts, reduction="none") + F.cross_entropy(end, ends, reduction="none")) / 2
-                feature_losses[row : row + n] = losses.double().cpu().numpy()
-                start_logits[row : row + n, :width] = start.cpu().numpy()
-                end_logits[row : row + n, :width] = end.cpu().numpy()
+                rows = by_length[row : row + n]  # back to the features' own order
+                feature_losses[rows] = losses.double().cpu().numpy()
+                start_logits[rows, :width] = start.cpu().numpy()
+                end_logits[rows, :width] = end.cpu().numpy()
                 row += n
     finally:
         model.train(was_training)

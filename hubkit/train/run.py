@@ -65,39 +65,50 @@ def run_experiment(
     from transformers import set_seed
 
     from ..card.plots import write_loss_plot
+    from . import distributed
     from .baselines import baselines
     from .data import prepare_data
-    from .evaluation import evaluate_qa
+    from .evaluation import evaluate_qa, tokenize_for_eval
     from .lora import build_lora_model, lora_info, parameter_counts
     from .merge import parity_check, save_adapter, save_merged
     from .per_dataset import label_sets, slice_scores, with_baselines
     from .provenance import checkout_provenance
     from .smoke import run_smoke
-    from .trainer import train_lora
+    from .timing import StageTimer
+    from .trainer import plan_training, train_lora
 
+    timer = StageTimer()
     config = load_config(config_path)
     folder = RunFolder(out_dir)
-    is_main = os.environ.get("RANK", "0") == "0"
+    is_main = distributed.is_main()
     if is_main:
         folder.check_writable(overwrite=overwrite)  # before any work; nothing is changed yet
+    else:
+        say, progress = (lambda message: None), False
+    distributed.quiet_unless_main()
     check_base_model(config)
     training = config.training
 
     # 1. data: SQuAD-form examples, duplicates dropped, seeded split
     say(f"[1/7] data: {', '.join(d.name for d in config.datasets)}")
-    data = prepare_data(
-        config.datasets, seed=config.split.seed, eval_fraction=config.split.eval_fraction, base_dir=config.folder
-    )
+    with timer.stage("data"):
+        data = prepare_data(
+            config.datasets, seed=config.split.seed, eval_fraction=config.split.eval_fraction, base_dir=config.folder
+        )
     say(f"      {len(data.train)} train / {len(data.eval)} eval examples")
 
     # 2. the base model (Hub id, local folder, or random weights from its config) and its tokenizer
     say(f"[2/7] base model: {config.base_model.id}")
-    base, tokenizer, base_source, base_revision = load_base(config)
-    train_features = tokenize_for_training(data.train, tokenizer, config)
+    with timer.stage("data"):  # read and tokenized once: the main run, the ablation and every evaluation reuse these
+        base, tokenizer, base_source, base_revision = load_base(config)
+        train_features = tokenize_for_training(data.train, tokenizer, config)
+        eval_features = tokenize_for_eval(data.eval, tokenizer, max_length=training.max_length,
+                                          doc_stride=training.doc_stride) if is_main else None
 
     def eval_model(model):
         return evaluate_qa(
-            model, tokenizer, data.eval, max_length=training.max_length, doc_stride=training.doc_stride,
+            model, tokenizer, data.eval, features=eval_features, max_length=training.max_length,
+            doc_stride=training.doc_stride,
             batch_size=config.eval.batch_size, n_best=config.eval.n_best,
             max_answer_length=config.eval.max_answer_length, progress=progress,
             label_sets=label_sets(config.datasets),
@@ -113,10 +124,17 @@ def run_experiment(
     trainable, total = parameter_counts(model)
     say(f"[3/7] LoRA r={lora.r} on {', '.join(lora.target_modules)}: {trainable:,} of {total:,} parameters trained "
         f"({100 * trainable / total:.2f}%)")
-    trained = train_lora(model, tokenizer, train_features, training, progress=progress)
+    plan = plan_training(model, tokenizer, train_features, training)
+    b = plan.batches
+    say(f"      {plan.world_size} process(es) x micro-batch {b.micro} x grad-accum {b.accumulation} "
+        f"(configured {b.configured_micro} x {b.configured_accumulation}); precision {plan.precision.executed} "
+        f"({plan.precision.reason})")
+    with timer.stage("train"):
+        trained = train_lora(model, tokenizer, train_features, training, plan, progress=progress)
 
     # 4. evaluation, with trivial baselines beside it
-    evaluation = eval_model(model) if is_main else None
+    with timer.stage("eval"):
+        evaluation = eval_model(model) if is_main else None
     if evaluation is not None:
         say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
         for part in evaluation.by_dataset:
@@ -136,12 +154,13 @@ def run_experiment(
                 copy.deepcopy(base), r=rank, alpha=alpha, dropout=lora.dropout, target_modules=targets
             )
             row_trainable, row_total = parameter_counts(row_model)
-            row_train = train_lora(
-                row_model, tokenizer, train_features, training, max_steps=ab.max_steps,
-                learning_rate=learning_rate, progress=progress,
-            )
-            if is_main:
-                row_eval = eval_model(row_model)
+            with timer.stage("ablation"):
+                row_train = train_lora(
+                    row_model, tokenizer, train_features, training, plan, max_steps=ab.max_steps,
+                    learning_rate=learning_rate, progress=progress,
+                )
+                row_eval = eval_model(row_model) if is_main else None
+            if row_eval is not None:
                 ablation.append(AblationRow(
                     r=rank, alpha=alpha, target_modules=list(targets), learning_rate=learning_rate,
                     steps=row_train.steps, trainable=row_trainable, total=row_total,
@@ -150,23 +169,25 @@ def run_experiment(
                     by_dataset=[SliceScores(**s) for s in slice_scores(row_eval.by_dataset)],
                 ))
             del row_model
-    if not is_main:
-        return None
+    if not is_main or evaluation is None:
+        return None  # a non-main process of a multi-process launch: the main process evaluates, merges and writes
 
     # 6-7: written into a hidden sibling of `out_dir`, swapped in once complete
     with folder.build(overwrite=overwrite) as partial:
         out = RunFolder(partial)
         # 6. adapter + merged model, and the parity check as pipeline() runs the merged model
         say(f"[6/7] merge -> {folder.model_dir}")
-        save_adapter(model, out.adapter_dir)
-        save_merged(model, tokenizer, out.model_dir)
+        with timer.stage("merge"):
+            save_adapter(model, out.adapter_dir)
+            save_merged(model, tokenizer, out.model_dir)
         smoke_inputs = [e.model_dump() for e in config.smoke_examples]
         eval_pairs = [
             {"question": q, "context": c}
             for q, c in zip(data.eval["question"][:PARITY_EVAL_EXAMPLES], data.eval["context"][:PARITY_EVAL_EXAMPLES])
         ]
         device = next(model.parameters()).device
-        merge = parity_check(model, out.model_dir, eval_pairs + smoke_inputs)
+        with timer.stage("merge"):
+            merge = parity_check(model, out.model_dir, eval_pairs + smoke_inputs)
         say(f"      merged vs adapter max |logit diff| = {merge.max_abs_logit_diff:.2e}")
         if merge.max_abs_logit_diff > MERGE_PARITY_TOLERANCE:
             raise HubkitError(
@@ -176,7 +197,8 @@ def run_experiment(
 
         # 7. smoke examples through pipeline("question-answering") on the saved model
         say("[7/7] smoke examples")
-        smoke = run_smoke(out.model_dir, smoke_inputs, device=device)
+        with timer.stage("smoke"):
+            smoke = run_smoke(out.model_dir, smoke_inputs, device=device)
 
         record = RunRecord(
             run_name=folder.name,
@@ -189,9 +211,12 @@ def run_experiment(
             datasets=data.infos,
             lora=lora_info(model),
             parameters=ParameterCounts(trainable=trainable, total=total),
-            training=TrainingArgs(**training.model_dump(), num_processes=trained.num_processes),
+            training=TrainingArgs(  # the executed split and precision override the configured ones
+                **{**training.model_dump(), **plan.record_fields(), "num_processes": trained.num_processes}
+            ),
             hardware=Hardware(
-                device=_device_name(trained.num_processes), wall_time_seconds=round(trained.wall_time_seconds, 2)
+                device=_device_name(trained.num_processes), wall_time_seconds=round(trained.wall_time_seconds, 2),
+                total_seconds=round(timer.total, 2), stage_seconds=timer.rounded(),
             ),
             loss_curve=trained.loss_curve,
             train_loss=trained.train_loss,
