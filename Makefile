@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/hubkit demo --out runs/demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: install
 	$(BIN)/python bench/bench_build_card.py

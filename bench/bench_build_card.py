@@ -69,8 +69,10 @@ def main() -> None:
     print(f"{'command':58s} {'median s':>9s} {'speed-up':>9s}")
     label = 'python -c "import transformers.pipelines"'
     print(f"{label:58s} {base:9.3f} {'1.0x':>9s}")
-    for name, label in (("warm", "hubkit build-card (plot up to date: the usual rebuild)"),
-                        ("cold", "hubkit build-card (no plot yet: draws with matplotlib)")):
+    for name, label in (
+        ("warm", "hubkit build-card (plot up to date: the usual rebuild)"),
+        ("cold", "hubkit build-card (no plot yet: draws with matplotlib)"),
+    ):
         print(f"{label:58s} {median[name]:9.3f} {base / median[name]:8.1f}x")
     print(f"({args.repeat} runs each, interleaved; python {sys.version.split()[0]})")
     for name in ("warm", "cold"):

@@ -80,6 +80,7 @@ def timed_push(run: Path, repo_id: str, hub, token: str) -> dict:
 
     marks: list[tuple[float, str]] = []
     start, first_request = time.perf_counter(), len(hub.requests)
+
     def progress(message: str) -> None:
         marks.append((time.perf_counter(), message))
 

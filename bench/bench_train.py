@@ -55,8 +55,15 @@ RECIPES = [
 ]
 
 
-def synthetic_features(n_sentiment: int = 1805, n_fiqa: int = 30, *, vocab_size: int, max_length: int = 384,
-                       doc_stride: int = 128, seed: int = 0) -> list[dict]:
+def synthetic_features(
+    n_sentiment: int = 1805,
+    n_fiqa: int = 30,
+    *,
+    vocab_size: int,
+    max_length: int = 384,
+    doc_stride: int = 128,
+    seed: int = 0,
+) -> list[dict]:
     """Token-id rows shaped like the tokenized reference data ([CLS] q [SEP] c [SEP]), with answer positions."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -65,8 +72,12 @@ def synthetic_features(n_sentiment: int = 1805, n_fiqa: int = 30, *, vocab_size:
         n = q_len + c_len + 3
         ids = rng.integers(1000, vocab_size, size=n).tolist()
         start = int(rng.integers(q_len + 2, n - 1))
-        return {"input_ids": ids, "attention_mask": [1] * n, "start_positions": start,
-                "end_positions": min(n - 2, start + int(rng.integers(0, 4)))}
+        return {
+            "input_ids": ids,
+            "attention_mask": [1] * n,
+            "start_positions": start,
+            "end_positions": min(n - 2, start + int(rng.integers(0, 4))),
+        }
 
     for _ in range(n_sentiment):
         rows.append(row(10, int(np.clip(rng.normal(32, 14), 8, 90))))
@@ -86,9 +97,21 @@ def _reference_training(precision: str = "auto", micro_batch=None, steps: int = 
     from hubkit.train.config import TrainingSection
 
     return TrainingSection(
-        epochs=3, max_steps=steps, per_device_batch_size=4, gradient_accumulation_steps=8, learning_rate=3e-4,
-        lr_scheduler="cosine", warmup_ratio=0.1, weight_decay=0.01, optimizer="adamw_torch", seed=42,
-        max_length=384, doc_stride=128, precision=precision, micro_batch=micro_batch, logging_steps=1000,
+        epochs=3,
+        max_steps=steps,
+        per_device_batch_size=4,
+        gradient_accumulation_steps=8,
+        learning_rate=3e-4,
+        lr_scheduler="cosine",
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        optimizer="adamw_torch",
+        seed=42,
+        max_length=384,
+        doc_stride=128,
+        precision=precision,
+        micro_batch=micro_batch,
+        logging_steps=1000,
     )
 
 
@@ -128,10 +151,19 @@ def _train_and_time(model, features, training, plan, *, collator=None, sampling=
 
     stamps: list[float] = []
     with contextlib.redirect_stdout(io.StringIO()):  # the Trainer prints its loss logs
-        train_lora(model, _tokenizer(), features, training, plan, progress=False, callbacks=(_step_timer(stamps),),
-                   collator=collator, sampling=sampling)
+        train_lora(
+            model,
+            _tokenizer(),
+            features,
+            training,
+            plan,
+            progress=False,
+            callbacks=(_step_timer(stamps),),
+            collator=collator,
+            sampling=sampling,
+        )
     per_step = np.diff(stamps).tolist()
-    return per_step[len(per_step) // 2:]  # the second pass over the sample; the first builds kernels for its shapes
+    return per_step[len(per_step) // 2 :]  # the second pass over the sample; the first builds kernels for its shapes
 
 
 def time_recipe(recipe, features, *, steps: int, layers: int, device_type: str):
@@ -146,10 +178,17 @@ def time_recipe(recipe, features, *, steps: int, layers: int, device_type: str):
     if precision == "tf32" and device_type != "cuda":
         return None
     training = _reference_training("fp32", micro, 2 * steps)
-    plan = TrainingPlan(device_type, 1, PrecisionChoice(precision, precision, "bench recipe"),
-                        plan_batches(4, 8, micro, on_accelerator=device_type == "cuda"))
-    collator = (DataCollatorWithPadding(_tokenizer(), padding="max_length", max_length=384) if padding == "max_length"
-                else DataCollatorWithPadding(_tokenizer()))
+    plan = TrainingPlan(
+        device_type,
+        1,
+        PrecisionChoice(precision, precision, "bench recipe"),
+        plan_batches(4, 8, micro, on_accelerator=device_type == "cuda"),
+    )
+    collator = (
+        DataCollatorWithPadding(_tokenizer(), padding="max_length", max_length=384)
+        if padding == "max_length"
+        else DataCollatorWithPadding(_tokenizer())
+    )
     return _train_and_time(_model(layers), features, training, plan, collator=collator, sampling="random")
 
 
@@ -187,8 +226,13 @@ def run_hubkit_train(config: Path) -> dict:
         out = Path(scratch) / "run"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "hubkit", "train", "--config", str(config), "--out", str(out),
-                               "--quiet", "--json"], env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "hubkit", "train", "--config", str(config), "--out", str(out), "--quiet", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"hubkit train failed:\n{done.stderr[-2000:]}")
@@ -209,13 +253,18 @@ def _row(label: str, per_step, baseline, note: str = "") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2 timed steps per recipe on a 2-layer DistilBERT, and the tiny experiment")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 timed steps per recipe on a 2-layer DistilBERT, and the tiny experiment"
+    )
     parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps per recipe (default 4; quick 2)")
     parser.add_argument("--layers", type=int, default=None, help="DistilBERT layers (default 6 = full size; quick 2)")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="experiment for the whole-run timing (default pipeline/finance_qa_offline.yaml; "
-                             "quick: pipeline/tiny.yaml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="experiment for the whole-run timing (default pipeline/finance_qa_offline.yaml; "
+        "quick: pipeline/tiny.yaml)",
+    )
     parser.add_argument("--skip-recipes", action="store_true", help="only the whole `hubkit train`")
     args = parser.parse_args()
     steps = args.steps or (2 if args.quick else 4)
@@ -230,8 +279,11 @@ def main() -> None:
     datasets.disable_progress_bars()
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     device = device_name(device_type)
-    print(f"# bench_train: {device}; torch {torch.__version__}; {args.layers}-layer DistilBERT; each recipe makes 2 "
-          f"passes over the same {steps} x {EFFECTIVE_BATCH} windows, the second is timed", flush=True)
+    print(
+        f"# bench_train: {device}; torch {torch.__version__}; {args.layers}-layer DistilBERT; each recipe makes 2 "
+        f"passes over the same {steps} x {EFFECTIVE_BATCH} windows, the second is timed",
+        flush=True,
+    )
 
     if not args.skip_recipes:
         rows = synthetic_features(vocab_size=30522)
@@ -239,8 +291,11 @@ def main() -> None:
         sample = rng.choice(len(rows), size=steps * EFFECTIVE_BATCH, replace=False)
         features = datasets.Dataset.from_list([rows[i] for i in sample])
         lengths = np.array([len(r["input_ids"]) for r in rows])
-        print(f"{len(rows)} windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}); "
-              f"full run = {FULL_RUN_STEPS} optimizer steps of {EFFECTIVE_BATCH}\n", flush=True)
+        print(
+            f"{len(rows)} windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}); "
+            f"full run = {FULL_RUN_STEPS} optimizer steps of {EFFECTIVE_BATCH}\n",
+            flush=True,
+        )
         print(f"Device for every figure below: {device}\n")
         print("| recipe | s/step | full run | vs pad-384 fp32 4 x 8 | |")
         print("|---|---:|---:|---:|---|")
@@ -254,12 +309,23 @@ def main() -> None:
             per_step, plan, _ = time_hubkit(features, steps=steps, layers=args.layers, precision=precision)
             forced[precision] = per_step
             b = plan.batches
-            print(_row(f"hubkit, {precision} forced ({b.micro} x {b.accumulation}, bounded + grouped)", per_step,
-                       baseline), flush=True)
+            print(
+                _row(
+                    f"hubkit, {precision} forced ({b.micro} x {b.accumulation}, bounded + grouped)", per_step, baseline
+                ),
+                flush=True,
+            )
         per_step, plan, planning = time_hubkit(features, steps=steps, layers=args.layers)
         b = plan.batches
-        print(_row(f"**hubkit default**: {plan.precision.executed}, {b.micro} x {b.accumulation}, bounded + grouped",
-                   per_step, baseline, note=f"plan took {planning:.1f} s: {plan.precision.reason}"), flush=True)
+        print(
+            _row(
+                f"**hubkit default**: {plan.precision.executed}, {b.micro} x {b.accumulation}, bounded + grouped",
+                per_step,
+                baseline,
+                note=f"plan took {planning:.1f} s: {plan.precision.reason}",
+            ),
+            flush=True,
+        )
 
         default = float(np.mean(per_step))
         measured = {k: float(np.mean(v)) for k, v in times.items() if v is not None}
@@ -267,18 +333,24 @@ def main() -> None:
         faster_forced = min(float(np.mean(forced["fp32"])), float(np.mean(forced["bf16"])))
         print(f"\nOn {device}:")
         print(f"- hubkit default vs pad-384 fp32 4 x 8: {baseline / default:.1f}x faster (CPU target: >= 10x)")
-        print(f"- hubkit default vs the fastest table recipe ({fastest}): {default / measured[fastest]:.2f}x its time "
-              f"(GPU target: <= 1.5x)")
-        print(f"- auto ({plan.precision.executed}) vs the faster of fp32/bf16 in hubkit's recipe: "
-              f"{default / faster_forced:.2f}x its time (target: <= 1, up to noise)")
+        print(
+            f"- hubkit default vs the fastest table recipe ({fastest}): {default / measured[fastest]:.2f}x its time "
+            f"(GPU target: <= 1.5x)"
+        )
+        print(
+            f"- auto ({plan.precision.executed}) vs the faster of fp32/bf16 in hubkit's recipe: "
+            f"{default / faster_forced:.2f}x its time (target: <= 1, up to noise)"
+        )
 
     record = run_hubkit_train(config)
     hw = record["hardware"]
     t = record["training"]
-    print(f"\n`hubkit train --config {config.relative_to(ROOT) if config.is_relative_to(ROOT) else config}` on "
-          f"{hw['device']} ({device}): precision {t['precision']} (asked: {t.get('precision_requested')}), "
-          f"split {t['per_device_batch_size']} x {t['gradient_accumulation_steps']} x {t['num_processes']} process(es) "
-          f"(configured {t.get('configured_per_device_batch_size')} x {t.get('configured_gradient_accumulation_steps')})")
+    print(
+        f"\n`hubkit train --config {config.relative_to(ROOT) if config.is_relative_to(ROOT) else config}` on "
+        f"{hw['device']} ({device}): precision {t['precision']} (asked: {t.get('precision_requested')}), "
+        f"split {t['per_device_batch_size']} x {t['gradient_accumulation_steps']} x {t['num_processes']} process(es) "
+        f"(configured {t.get('configured_per_device_batch_size')} x {t.get('configured_gradient_accumulation_steps')})"
+    )
     print("| stage | seconds (from the record) |\n|---|---:|")
     for stage, seconds in hw.get("stage_seconds", {}).items():
         print(f"| {stage} | {seconds:.1f} |")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import HubkitError, describe_validation_error
 from .ids import looks_like_local_path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Literal[2] = 2
 RECORD_FILENAME = "record.json"
 
 
@@ -35,7 +35,9 @@ class BaseModelInfo(_Strict):
     source: Literal["hub", "local", "random_init"] = Field(
         description="where the weights came from: the Hub, a local folder, or random init from the config"
     )
-    architecture: str = Field(description="config.architectures[0] of the merged model, e.g. DistilBertForQuestionAnswering")
+    architecture: str = Field(
+        description="config.architectures[0] of the merged model, e.g. DistilBertForQuestionAnswering"
+    )
     model_type: str = Field(description="config.model_type, e.g. distilbert")
 
 
@@ -59,7 +61,7 @@ class DatasetInfo(_Strict):
     rows_eval: int = Field(ge=0)
 
     @model_validator(mode="after")
-    def _rows_add_up(self) -> "DatasetInfo":
+    def _rows_add_up(self) -> DatasetInfo:
         if self.rows_read - self.rows_dropped != self.rows_train + self.rows_eval:
             raise ValueError(
                 f"rows do not add up: read {self.rows_read} - dropped {self.rows_dropped} "
@@ -82,7 +84,7 @@ class ParameterCounts(_Strict):
     total: int = Field(gt=0)
 
     @model_validator(mode="after")
-    def _trainable_le_total(self) -> "ParameterCounts":
+    def _trainable_le_total(self) -> ParameterCounts:
         if self.trainable > self.total:
             raise ValueError("trainable parameters exceed total parameters")
         return self
@@ -164,7 +166,7 @@ class Interval(_Strict):
     method: Literal["wilson"] = Field("wilson", description="Wilson score interval for a binomial proportion")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Interval":
+    def _ordered(self) -> Interval:
         if self.low > self.high:
             raise ValueError(f"interval low {self.low} is above high {self.high}")
         return self
@@ -199,7 +201,7 @@ class ConfusionMatrix(_Strict):
     counts: list[list[int]] = Field(description="counts[gold][predicted], len(labels) x (len(labels) + 1)")
 
     @model_validator(mode="after")
-    def _shape(self) -> "ConfusionMatrix":
+    def _shape(self) -> ConfusionMatrix:
         n = len(self.labels)
         if len(self.counts) != n or any(len(row) != n + 1 or min(row, default=0) < 0 for row in self.counts):
             raise ValueError(f"counts must be {n} rows of {n + 1} non-negative counts (gold x predicted + other)")
@@ -220,7 +222,7 @@ class DatasetEval(SliceScores):
         return self.num_examples < SMALL_SLICE
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DatasetEval":
+    def _consistent(self) -> DatasetEval:
         if self.exact_match_correct > self.num_examples:
             raise ValueError("exact_match_correct exceeds num_examples")
         if abs(100.0 * self.exact_match_correct / self.num_examples - self.exact_match) > 1e-6:
@@ -338,16 +340,19 @@ class RunRecord(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _eval_per_dataset(self) -> "RunRecord":
+    def _eval_per_dataset(self) -> RunRecord:
         names = [d.name for d in self.datasets]
         evaluated = [e.dataset for e in self.eval_by_dataset]
         if evaluated != names:
-            raise ValueError(f"eval_by_dataset must name the datasets in order ({', '.join(names)}), "
-                             f"got {', '.join(evaluated)}")
+            raise ValueError(
+                f"eval_by_dataset must name the datasets in order ({', '.join(names)}), got {', '.join(evaluated)}"
+            )
         for info, scores in zip(self.datasets, self.eval_by_dataset):
             if scores.num_examples > info.rows_eval:
-                raise ValueError(f"eval_by_dataset {info.name}: {scores.num_examples} examples, "
-                                 f"but the dataset has only {info.rows_eval} eval rows")
+                raise ValueError(
+                    f"eval_by_dataset {info.name}: {scores.num_examples} examples, "
+                    f"but the dataset has only {info.rows_eval} eval rows"
+                )
         if sum(e.num_examples for e in self.eval_by_dataset) != self.eval.num_examples:
             raise ValueError("eval_by_dataset example counts do not add up to eval.num_examples")
         return self
@@ -376,7 +381,7 @@ class RunRecord(_Strict):
         return path
 
     @classmethod
-    def from_dict(cls, data: object, source: str = "record") -> "RunRecord":
+    def from_dict(cls, data: object, source: str = "record") -> RunRecord:
         if not isinstance(data, dict):
             raise HubkitError(f"{source}: the run record must be a JSON object")
         version = data.get("schema_version")
@@ -395,7 +400,7 @@ class RunRecord(_Strict):
             raise HubkitError(f"{source}: {describe_validation_error(exc)}") from None
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunRecord":
+    def load(cls, path: str | Path) -> RunRecord:
         """Load and validate `record.json` (or a run directory holding one)."""
         path = Path(path)
         if path.is_dir():
@@ -409,4 +414,3 @@ class RunRecord(_Strict):
         except UnicodeDecodeError:
             raise HubkitError(f"{path}: not UTF-8 text") from None
         return cls.from_dict(data, source=str(path))
-

@@ -108,8 +108,14 @@ def release(
     record = trained_run_is_current(run, wanted)
     if record is None and not overwrite and not run.is_empty():
         held = run.finished_record()
-        what = f"a run of another config ({held.config_hash[:12]})" if held is not None else "files that are not a finished run"
-        raise HubkitError(f"{run_dir} holds {what}; pass --overwrite to replace it or --out to release into a new folder")
+        what = (
+            f"a run of another config ({held.config_hash[:12]})"
+            if held is not None
+            else "files that are not a finished run"
+        )
+        raise HubkitError(
+            f"{run_dir} holds {what}; pass --overwrite to replace it or --out to release into a new folder"
+        )
     if record is not None:
         detail = f"up to date (config {wanted[:12]}, run {record.created_at}); not retraining"
         result.stages.append(StageOutcome("train", "skipped", detail))
@@ -153,8 +159,9 @@ def release(
         from .space.publish import publish_space
 
         say(f"== [4/4] space: {space}")
-        result.space = published = publish_space(repo_id, space_id=space, run_dir=run_dir, out=run_dir / "space",
-                                                 progress=say)
+        result.space = published = publish_space(
+            repo_id, space_id=space, run_dir=run_dir, out=run_dir / "space", progress=say
+        )
         status = "ran" if published.committed else "skipped"
         detail = f"commit {published.commit_sha} on {published.url}" if published.committed else "up to date"
         result.stages.append(StageOutcome("space", status, detail))
@@ -187,6 +194,19 @@ def run_demo(
         say(f"local Hub at {hub.url} (storage {out / 'hub'})")
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_OIDC_RESOURCE")}
         env.update(HF_ENDPOINT=hub.url, HF_TOKEN=token, HF_HUB_DISABLE_TELEMETRY="1")
-        cmd = [sys.executable, "-m", "hubkit.cli", "release", "--config", str(config_path), "--repo", repo_id,
-               "--out", str(out / "run"), "--tag", tag, *extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hubkit.cli",
+            "release",
+            "--config",
+            str(config_path),
+            "--repo",
+            repo_id,
+            "--out",
+            str(out / "run"),
+            "--tag",
+            tag,
+            *extra_args,
+        ]
         return subprocess.run(cmd, env=env).returncode

@@ -138,7 +138,9 @@ class RunFolder:
             raise HubkitError(f"--out {root} is not empty; pick a new folder or pass --overwrite")
         others = self.foreign_entries()
         if others:
-            raise HubkitError(f"--out {root} holds files that are not a run's ({', '.join(others[:3])}); not overwriting")
+            raise HubkitError(
+                f"--out {root} holds files that are not a run's ({', '.join(others[:3])}); not overwriting"
+            )
 
     @contextlib.contextmanager
     def build(self, *, overwrite: bool) -> Iterator[Path]:
@@ -195,7 +197,7 @@ class RunFolder:
     def _remove_stale(self, marker: str) -> None:
         """Remove hidden folders this name's runs left behind, unless the process that made them still runs."""
         for path in self._siblings(marker):
-            pid = path.name[len(f".{self.name}{marker}"):].split("-", 1)[0]
+            pid = path.name[len(f".{self.name}{marker}") :].split("-", 1)[0]
             if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
                 continue
             shutil.rmtree(path, ignore_errors=True)

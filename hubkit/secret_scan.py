@@ -32,7 +32,10 @@ _SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
     "hub-oidc-token": (re.compile(r"hf_jwt_[A-Za-z0-9_\-.]{16,}"), "Hugging Face OIDC token (hf_jwt_...)"),
     "hub-token": (re.compile(r"hf_[A-Za-z0-9]{30,}"), "Hugging Face token (hf_...)"),
     "hub-org-token": (re.compile(r"api_org_[A-Za-z0-9]{30,}"), "Hugging Face organization token (api_org_...)"),
-    "hub-legacy-token": (re.compile(r"api_(?<![A-Za-z0-9]api_)[A-Za-z0-9]{30,}"), "legacy Hugging Face token (api_...)"),
+    "hub-legacy-token": (
+        re.compile(r"api_(?<![A-Za-z0-9]api_)[A-Za-z0-9]{30,}"),
+        "legacy Hugging Face token (api_...)",
+    ),
     "aws-access-key": (
         re.compile(r"A(?:3T[A-Z0-9]|KIA|SIA|BIA|CCA)(?<![A-Z0-9]A...)[A-Z0-9]{16}(?![A-Z0-9])"),
         "AWS access key id",
@@ -45,9 +48,7 @@ _SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
         "AWS secret access key",
     ),
     "private-key": (
-        re.compile(
-            r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:.*?-----END \1-----)?", re.DOTALL
-        ),
+        re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:.*?-----END \1-----)?", re.DOTALL),
         "private key block",
     ),
     "github-token": (

@@ -119,8 +119,10 @@ def _record_edit(tmp_path: Path, edit) -> Path:
         (lambda tmp: tmp / "no-such-run", ["no run folder at"]),
         (lambda tmp: (make_run(tmp) / "record.json").write_text("{oops") and tmp / "run", ["invalid JSON at line 1"]),
         (lambda tmp: _record_edit(tmp, lambda d: d["eval"].pop("exact_match")), ["missing field eval.exact_match"]),
-        (lambda tmp: _record_edit(tmp, lambda d: d["parameters"].__setitem__("total", "many")),
-         ["field parameters.total"]),
+        (
+            lambda tmp: _record_edit(tmp, lambda d: d["parameters"].__setitem__("total", "many")),
+            ["field parameters.total"],
+        ),
         (lambda tmp: _record_edit(tmp, lambda d: d.pop("card")), ["missing field card"]),
     ],
     ids=["no-run", "invalid-json", "missing-field", "wrong-type", "missing-section"],
@@ -164,8 +166,9 @@ def test_user_template_that_raises_is_one_line_exit_2(tmp_path, source, fragment
     run = make_run(tmp_path)
     template = tmp_path / "raising.md.j2"
     template.write_text(source, encoding="utf-8")
-    assert_one_line_error(invoke("build-card", "--run", str(run), "--template", str(template)), "raising.md.j2",
-                          *fragments)
+    assert_one_line_error(
+        invoke("build-card", "--run", str(run), "--template", str(template)), "raising.md.j2", *fragments
+    )
     assert not (run / "model" / "README.md").exists()
 
 
@@ -173,8 +176,9 @@ def test_build_card_out_under_a_file_is_one_line_exit_2(tmp_path):
     run = make_run(tmp_path)
     blocker = tmp_path / "existing_file"
     blocker.write_text("not a folder")
-    assert_one_line_error(invoke("build-card", "--run", str(run), "-o", str(blocker / "README.md")),
-                          f"{blocker} is a file, not a folder")
+    assert_one_line_error(
+        invoke("build-card", "--run", str(run), "-o", str(blocker / "README.md")), f"{blocker} is a file, not a folder"
+    )
     assert blocker.read_text() == "not a folder"
 
 
@@ -205,8 +209,9 @@ def test_build_card_replaces_the_card_atomically(tmp_path):
 
 def test_build_card_missing_template_file(tmp_path):
     run = make_run(tmp_path)
-    assert_one_line_error(invoke("build-card", "--run", str(run), "--template", str(tmp_path / "x.j2")),
-                          "no template file")
+    assert_one_line_error(
+        invoke("build-card", "--run", str(run), "--template", str(tmp_path / "x.j2")), "no template file"
+    )
 
 
 def _modules_after_build(run: Path) -> str:
@@ -249,7 +254,11 @@ def test_lint_card_clean_text_and_json(tmp_path):
     result = invoke("lint-card", str(card))
     assert result.exit_code == 0 and result.output == f"{card}: ok\n"
     result = invoke("lint-card", str(run / "model"), "--json")
-    assert result.exit_code == 0 and json.loads(result.output) == {"path": str(run / "model"), "ok": True, "problems": []}
+    assert result.exit_code == 0 and json.loads(result.output) == {
+        "path": str(run / "model"),
+        "ok": True,
+        "problems": [],
+    }
 
 
 def test_lint_card_reports_problems_exit_1(tmp_path):

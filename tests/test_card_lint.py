@@ -71,8 +71,11 @@ def test_missing_card_is_bad_input(tmp_path):
         ("| Exact Match (EM) | 99.49% |\n", "", "model-index"),  # its section no longer shows the metric
         ("### takala/financial_phrasebank\n", "### Sentiment\n", "model-index"),  # no section for the dataset
         # model-index shape: one Hub dataset per result, the source dataset's own config and split
-        ("type: takala/financial_phrasebank\n", "type: explodinggradients/fiqa+takala/financial_phrasebank\n",
-         "model-index-dataset"),
+        (
+            "type: takala/financial_phrasebank\n",
+            "type: explodinggradients/fiqa+takala/financial_phrasebank\n",
+            "model-index-dataset",
+        ),
         ("split: train\n", "split: eval\n", "model-index-dataset"),
         ("      split: test\n", "", "model-index-dataset"),
         ("      config: main\n", "", "model-index-dataset"),
@@ -86,12 +89,21 @@ def test_missing_card_is_bad_input(tmp_path):
         ("| Eval loss | 0.0218 |", "| Eval loss | None |", "placeholder"),  # the pooled table's
         ("| Eval loss | 0.0218 |", "| Eval loss | nan |", "placeholder"),
         ("| F1 | 99.50% |", "| F1 | NaN% |", "placeholder"),
-        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: /home/me/models/distilbert",
-         "base-model"),
-        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: ./checkpoints/final",
-         "base-model"),
-        ("base_model: distilbert/distilbert-base-uncased-distilled-squad", "base_model: C:\\models\\distilbert",
-         "base-model"),
+        (
+            "base_model: distilbert/distilbert-base-uncased-distilled-squad",
+            "base_model: /home/me/models/distilbert",
+            "base-model",
+        ),
+        (
+            "base_model: distilbert/distilbert-base-uncased-distilled-squad",
+            "base_model: ./checkpoints/final",
+            "base-model",
+        ),
+        (
+            "base_model: distilbert/distilbert-base-uncased-distilled-squad",
+            "base_model: C:\\models\\distilbert",
+            "base-model",
+        ),
         ("language:\n- en", "language: no", "yaml-trap"),
         ("language:\n- en", "language:\n- en\n- no", "yaml-trap"),
     ],
@@ -197,8 +209,10 @@ def test_usage_blocks_name_the_pushed_repo(pushed_card):
     [
         (f'model="{REPO}"', 'model="distilbert-lora-finance-qa"'),  # the bare model name: a 404 on the Hub
         (f'repo_id, revision = "{REPO}", "main"', 'repo_id, revision = "someone/else", "main"'),
-        ("model = AutoModelForQuestionAnswering.from_pretrained(repo_id, revision=revision)",
-         'model = AutoModelForQuestionAnswering.from_pretrained("someone/else")'),
+        (
+            "model = AutoModelForQuestionAnswering.from_pretrained(repo_id, revision=revision)",
+            'model = AutoModelForQuestionAnswering.from_pretrained("someone/else")',
+        ),
     ],
 )
 def test_usage_block_naming_another_repo_is_caught(pushed_card, old, new):

@@ -150,9 +150,33 @@ def test_front_matter_parses_with_huggingface_hub():
 def test_local_copies_of_library_rules_agree_with_huggingface_hub():
     """lint and metadata restate two huggingface_hub rules to keep build-card fast; they must not drift."""
     assert lint.REGEX_YAML_BLOCK.pattern == HUB_REGEX_YAML_BLOCK.pattern
-    samples = ["a", "a/b", "distilbert/distilbert-base-uncased", "-a", "a-", ".a", "a.", "a--b", "a..b", "x.git",
-               "a/b/c", "/a", "./a", "~/a", "a\\b", "C:/x", "_a", "café", "a b", "x" * 96, "x" * 97, "a/", "",
-               "FinanceMTEB/financial_phrasebank", "acme/finance-faq | v2"]
+    samples = [
+        "a",
+        "a/b",
+        "distilbert/distilbert-base-uncased",
+        "-a",
+        "a-",
+        ".a",
+        "a.",
+        "a--b",
+        "a..b",
+        "x.git",
+        "a/b/c",
+        "/a",
+        "./a",
+        "~/a",
+        "a\\b",
+        "C:/x",
+        "_a",
+        "café",
+        "a b",
+        "x" * 96,
+        "x" * 97,
+        "a/",
+        "",
+        "FinanceMTEB/financial_phrasebank",
+        "acme/finance-faq | v2",
+    ]
 
     def hub_says(value: str) -> bool:
         try:
@@ -175,7 +199,12 @@ def test_number_filters():
     assert formatting.sci(16.0) == "16" and formatting.sci(3.2e-6) == "3.2e-6"
     assert formatting.number(0.0218) == "0.0218" and formatting.number(0.1497) == "0.1497"
     assert formatting.thousands(66513412) == "66,513,412"
-    assert [formatting.duration(s) for s in (42, 725.4, 6180, 97200)] == ["42 s", "12 min 5 s", "1 h 43 min", "27 h 0 min"]
+    assert [formatting.duration(s) for s in (42, 725.4, 6180, 97200)] == [
+        "42 s",
+        "12 min 5 s",
+        "1 h 43 min",
+        "27 h 0 min",
+    ]
     assert formatting.ratio(296450 / 75266) == "3.9x" and formatting.ratio(4.0) == "4x"
 
 
@@ -194,9 +223,19 @@ def test_cell_and_text_filters():
 def _rows(*specs) -> list[AblationRow]:
     """Ablation rows (r, trainable, em, f1) on a fixed total."""
     return [
-        AblationRow(r=r, alpha=2 * r, target_modules=["q_lin", "v_lin"], learning_rate=3e-4, steps=500,
-                    trainable=trainable, total=66_000_000 + trainable, train_loss=0.05, eval_loss=0.02,
-                    exact_match=em, f1=f1)
+        AblationRow(
+            r=r,
+            alpha=2 * r,
+            target_modules=["q_lin", "v_lin"],
+            learning_rate=3e-4,
+            steps=500,
+            trainable=trainable,
+            total=66_000_000 + trainable,
+            train_loss=0.05,
+            eval_loss=0.02,
+            exact_match=em,
+            f1=f1,
+        )
         for r, trainable, em, f1 in specs
     ]
 
@@ -338,10 +377,12 @@ def test_model_index_has_one_result_per_hub_dataset_with_its_own_config_and_spli
         for r in results:
             assert (r.dataset_config, r.dataset_split) == (info.hub_config, info.hub_split)
             assert fraction in r.dataset_name and f"seed {record.held_out.seed}" in r.dataset_name
-            assert r.dataset_args == {"held_out_fraction": record.held_out.eval_fraction,
-                                      "seed": record.held_out.seed, "num_examples": scores.num_examples}
-        assert {r.metric_type: r.metric_value for r in results} == {"exact_match": scores.exact_match,
-                                                                    "f1": scores.f1}
+            assert r.dataset_args == {
+                "held_out_fraction": record.held_out.eval_fraction,
+                "seed": record.held_out.seed,
+                "num_examples": scores.num_examples,
+            }
+        assert {r.metric_type: r.metric_value for r in results} == {"exact_match": scores.exact_match, "f1": scores.f1}
 
 
 def test_summary_names_each_task_and_flags_small_slices():
@@ -351,7 +392,9 @@ def test_summary_names_each_task_and_flags_small_slices():
     for info, scores in zip(record.datasets, record.eval_by_dataset):
         claim = f"{scores.exact_match:.2f}% exact match ({scores.f1:.2f}% F1) on {info.name} ({info.task}, "
         assert claim + f"{scores.num_examples} examples" in summary
-        assert (f"{scores.num_examples} examples: fewer than 30, too few to conclude from" in summary) == scores.too_small
+        assert (
+            f"{scores.num_examples} examples: fewer than 30, too few to conclude from" in summary
+        ) == scores.too_small
     assert f"pooled over all {record.eval.num_examples} examples" in summary
     assert f"{record.eval.exact_match:.2f}% exact match" in summary.split("pooled")[1]
     # a one-dataset card names that dataset; its pooled score is the same number, so it is not repeated
@@ -369,8 +412,10 @@ def test_per_dataset_sections_show_interval_labels_and_confusion():
         section = evaluation.split(f"### {scores.dataset}\n")[1].split("\n### ")[0]
         interval = scores.exact_match_interval
         assert f"| Exact Match (EM) | {scores.exact_match:.2f}% |" in section
-        assert (f"| EM 95% interval (Wilson) | {interval.low:.2f}% – {interval.high:.2f}% "
-                f"({scores.exact_match_correct} of {scores.num_examples} exact) |") in section
+        assert (
+            f"| EM 95% interval (Wilson) | {interval.low:.2f}% – {interval.high:.2f}% "
+            f"({scores.exact_match_correct} of {scores.num_examples} exact) |"
+        ) in section
         assert ("**Too small to conclude from:**" in section) == scores.too_small
         assert ("Confusion matrix (rows = gold label" in section) == (scores.confusion is not None)
     phrasebank = record.eval_by_dataset[1]
@@ -390,8 +435,10 @@ def test_card_says_what_was_held_out_of_which_split():
     record = RunRecord.load(REFERENCE)
     text = render_card(record, repo_id=REFERENCE_REPO)
     for d in record.datasets:
-        assert (f"The rows are the `{d.hub_split}` split of config `{d.hub_config}`. 20% of its unique rows "
-                f"({d.rows_eval}) were held out for evaluation (seed 42), the other {d.rows_train:,} trained on.") in text
+        assert (
+            f"The rows are the `{d.hub_split}` split of config `{d.hub_config}`. 20% of its unique rows "
+            f"({d.rows_eval}) were held out for evaluation (seed 42), the other {d.rows_train:,} trained on."
+        ) in text
 
 
 def test_provenance_beside_the_config_hash():

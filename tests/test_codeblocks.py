@@ -92,7 +92,7 @@ def test_only_revision_pinned_refuses_any_other_change():
 
 
 def test_print_sites_and_unclaimed_comments():
-    code = 'print(1)  # -> 1\nprint(\n    2,\n)  # -> 2\nprint(3)\nx = 4  # -> 4\n'
+    code = "print(1)  # -> 1\nprint(\n    2,\n)  # -> 2\nprint(3)\nx = 4  # -> 4\n"
     assert [(s.first, s.last, s.expected) for s in print_sites(code)] == [(1, 1, "1"), (2, 4, "2"), (5, 5, None)]
     assert unclaimed_comments(code) == [6]
 

@@ -39,8 +39,12 @@ def write_phrasebank(folder: Path, lines=PHRASEBANK_LINES, name="phrases.txt") -
 
 def phrasebank_spec(path, fmt="first_word", **kw) -> DatasetSpec:
     return DatasetSpec(
-        kind="financial_phrasebank", name="FinanceMTEB/financial_phrasebank", path=str(path), format=fmt,
-        license="cc-by-nc-sa-3.0", **kw,
+        kind="financial_phrasebank",
+        name="FinanceMTEB/financial_phrasebank",
+        path=str(path),
+        format=fmt,
+        license="cc-by-nc-sa-3.0",
+        **kw,
     )
 
 
@@ -105,14 +109,22 @@ def test_relative_path_resolves_against_base_dir(tmp_path):
 
 
 FIQA_ROWS = [
-    {"question": "Why do bond prices fall when rates rise?",
-     "answer": "It is simple. When rates rise, new bonds pay more, so old bond prices fall to match. Do not panic."},
-    {"question": "Should I pay off my mortgage early?",
-     "answer": "Paying off a mortgage early saves interest. But keep an emergency fund first!"},
-    {"question": "What is a 0.5% expense ratio worth?",
-     "answer": "Costs compound. A 0.5% expense ratio costs about 5% of your money over ten years."},
-    {"question": "Is a Roth IRA better than a traditional IRA?",
-     "answer": "It depends on your tax rate now versus later."},
+    {
+        "question": "Why do bond prices fall when rates rise?",
+        "answer": "It is simple. When rates rise, new bonds pay more, so old bond prices fall to match. Do not panic.",
+    },
+    {
+        "question": "Should I pay off my mortgage early?",
+        "answer": "Paying off a mortgage early saves interest. But keep an emergency fund first!",
+    },
+    {
+        "question": "What is a 0.5% expense ratio worth?",
+        "answer": "Costs compound. A 0.5% expense ratio costs about 5% of your money over ten years.",
+    },
+    {
+        "question": "Is a Roth IRA better than a traditional IRA?",
+        "answer": "It depends on your tax rate now versus later.",
+    },
     {"question": "How are dividends taxed?", "answer": "Qualified dividends are taxed at lower rates. Others are not."},
     {"question": "Unused row", "answer": "This row is past the limit."},
 ]
@@ -136,8 +148,13 @@ def test_best_overlap_sentence_rule():
 
 
 def test_fiqa_limit_and_recipe(tmp_path):
-    spec = DatasetSpec(kind="fiqa", name="explodinggradients/fiqa", path=str(write_jsonl(tmp_path, FIQA_ROWS)),
-                       limit=5, license="unknown")
+    spec = DatasetSpec(
+        kind="fiqa",
+        name="explodinggradients/fiqa",
+        path=str(write_jsonl(tmp_path, FIQA_ROWS)),
+        limit=5,
+        license="unknown",
+    )
     data = prepare_data([spec], seed=0)
     (info,) = data.infos
     assert isinstance(info, DatasetInfo)
@@ -152,12 +169,20 @@ def test_fiqa_limit_and_recipe(tmp_path):
 
 def test_squad_jsonl_and_several_datasets(tmp_path):
     squad_rows = [
-        {"id": f"demo-{i}", "question": "Who reported profits?", "context": f"Company {i} reported profits.",
-         "answers": {"text": [f"Company {i}"], "answer_start": [0]}}
+        {
+            "id": f"demo-{i}",
+            "question": "Who reported profits?",
+            "context": f"Company {i} reported profits.",
+            "answers": {"text": [f"Company {i}"], "answer_start": [0]},
+        }
         for i in range(5)
     ]
-    squad = DatasetSpec(kind="squad_jsonl", name="demo/squad", path=str(write_jsonl(tmp_path, squad_rows, "s.jsonl")),
-                        license="apache-2.0")
+    squad = DatasetSpec(
+        kind="squad_jsonl",
+        name="demo/squad",
+        path=str(write_jsonl(tmp_path, squad_rows, "s.jsonl")),
+        license="apache-2.0",
+    )
     data = prepare_data([squad, phrasebank_spec(write_phrasebank(tmp_path))], seed=0)
     assert len(data.train) + len(data.eval) == 5 + 11
     assert [i.rows_train + i.rows_eval for i in data.infos] == [5, 11]
@@ -167,27 +192,61 @@ def test_squad_jsonl_and_several_datasets(tmp_path):
 
 BAD_INPUTS = {
     "missing file": (lambda p: phrasebank_spec(p / "nope.txt"), "no file at"),
-    "bad label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
-                  "bad label 'great'"),
-    "line without label": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
-                           "line without '@label': no label here (row 13)"),
+    "bad label": (
+        lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["Fine .@great"])),
+        "bad label 'great'",
+    ),
+    "line without label": (
+        lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES + ["no label here"])),
+        "line without '@label': no label here (row 13)",
+    ),
     "empty file": (lambda p: phrasebank_spec(write_phrasebank(p, [])), "is empty"),
-    "empty split": (lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
-                    "1 unique rows cannot give both a train and an eval split"),
-    "bad json": (lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')),
-                                       license="x"), "as JSON lines"),
-    "not utf-8": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x", path=str(_write_bytes(
-        p / "f.jsonl", b'{"question": "q", "answer": "a."}\n{"question": "q\xe9", "answer": "a."}\n'))),
-        "is not UTF-8 text (byte 0xe9 on line 2)"),
-    "missing column": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                             path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))),
-                       "missing column(s) answer"),
-    "empty answer": (lambda p: DatasetSpec(kind="fiqa", name="f", license="x",
-                                           path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))),
-                     "empty or non-text question/answer"),
-    "wrong offset": (lambda p: DatasetSpec(kind="squad_jsonl", name="s", license="x", path=str(write_jsonl(p, [
-        {"question": "q", "context": "abc def", "answers": {"text": ["def"], "answer_start": [1]}}] * 5))),
-        "answer 'def' is not at character 1"),
+    "empty split": (
+        lambda p: phrasebank_spec(write_phrasebank(p, PHRASEBANK_LINES[:1])),
+        "1 unique rows cannot give both a train and an eval split",
+    ),
+    "bad json": (
+        lambda p: DatasetSpec(kind="fiqa", name="f", path=str(_write(p / "f.jsonl", '{"question": ')), license="x"),
+        "as JSON lines",
+    ),
+    "not utf-8": (
+        lambda p: DatasetSpec(
+            kind="fiqa",
+            name="f",
+            license="x",
+            path=str(
+                _write_bytes(
+                    p / "f.jsonl", b'{"question": "q", "answer": "a."}\n{"question": "q\xe9", "answer": "a."}\n'
+                )
+            ),
+        ),
+        "is not UTF-8 text (byte 0xe9 on line 2)",
+    ),
+    "missing column": (
+        lambda p: DatasetSpec(
+            kind="fiqa", name="f", license="x", path=str(write_jsonl(p, [{"question": "q", "text": "a"}] * 5))
+        ),
+        "missing column(s) answer",
+    ),
+    "empty answer": (
+        lambda p: DatasetSpec(
+            kind="fiqa", name="f", license="x", path=str(write_jsonl(p, [{"question": "q", "answer": ""}] * 5))
+        ),
+        "empty or non-text question/answer",
+    ),
+    "wrong offset": (
+        lambda p: DatasetSpec(
+            kind="squad_jsonl",
+            name="s",
+            license="x",
+            path=str(
+                write_jsonl(
+                    p, [{"question": "q", "context": "abc def", "answers": {"text": ["def"], "answer_start": [1]}}] * 5
+                )
+            ),
+        ),
+        "answer 'def' is not at character 1",
+    ),
 }
 
 
@@ -225,13 +284,17 @@ def test_bad_specs():
 @pytest.mark.parametrize("fmt", ["first_word", "options"])
 def test_real_shared_data(shared_data, fmt):
     phrasebank = phrasebank_spec(shared_data / "financial_phrasebank" / "Sentences_AllAgree.txt", fmt)
-    fiqa = DatasetSpec(kind="fiqa", name="explodinggradients/fiqa", path=str(shared_data / "fiqa" / "test.jsonl"),
-                       limit=30, license="unknown")
+    fiqa = DatasetSpec(
+        kind="fiqa",
+        name="explodinggradients/fiqa",
+        path=str(shared_data / "fiqa" / "test.jsonl"),
+        limit=30,
+        license="unknown",
+    )
     data = prepare_data([phrasebank, fiqa], seed=42, eval_fraction=0.2)
     pb, fq = data.infos
     assert all(isinstance(info, DatasetInfo) for info in data.infos)
-    assert (pb.rows_read, pb.rows_dropped, pb.rows_train + pb.rows_eval, pb.rows_eval) == (
-        2264, 5, 2259, 452)
+    assert (pb.rows_read, pb.rows_dropped, pb.rows_train + pb.rows_eval, pb.rows_eval) == (2264, 5, 2259, 452)
     assert pb.sha256 == "e40398d27fa23c00ff07fed9872aa0ab88a3868a0fb435ab36967df566f85891"  # SOURCES.md
     assert (fq.rows_read, fq.rows_dropped, fq.rows_train + fq.rows_eval) == (30, 0, 30)
     assert len(data.train) == pb.rows_train + fq.rows_train
@@ -263,11 +326,19 @@ def test_hub_rows_go_through_the_same_conversion(monkeypatch):
         return datasets.DatasetDict({"train": make(rows[:half]), "test": make(rows[half:])})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    pb = DatasetSpec(kind="financial_phrasebank", name="FinanceMTEB/financial_phrasebank", format="options",
-                     revision="abc123", license="cc-by-nc-sa-3.0")
+    pb = DatasetSpec(
+        kind="financial_phrasebank",
+        name="FinanceMTEB/financial_phrasebank",
+        format="options",
+        revision="abc123",
+        license="cc-by-nc-sa-3.0",
+    )
     fq = DatasetSpec(kind="fiqa", name="explodinggradients/fiqa", limit=5, license="unknown")
     data = prepare_data([pb, fq], seed=0)
-    assert calls == [("FinanceMTEB/financial_phrasebank", None, "abc123", None), ("explodinggradients/fiqa", "main", None, "test")]
+    assert calls == [
+        ("FinanceMTEB/financial_phrasebank", None, "abc123", None),
+        ("explodinggradients/fiqa", "main", None, "test"),
+    ]
     info_pb, info_fq = data.infos
     assert (info_pb.source, info_pb.revision, info_pb.sha256) == ("FinanceMTEB/financial_phrasebank", "abc123", None)
     assert (info_pb.rows_read, info_pb.rows_dropped) == (12, 1)
@@ -292,16 +363,28 @@ def test_a_new_kind_is_one_registry_entry(tmp_path, monkeypatch):
     from hubkit.train import kinds
 
     def headline_row(row, fmt, name):
-        return {"question": "What is the headline?", "context": row["title"],
-                "answers": {"text": [row["title"]], "answer_start": [0]}}
+        return {
+            "question": "What is the headline?",
+            "context": row["title"],
+            "answers": {"text": [row["title"]], "answer_start": [0]},
+        }
 
-    entry = kinds.DatasetKind(name="headlines", task="Headline copying", recipes={"squad": "answer = the whole title"},
-                              required_columns=("title",), convert=headline_row)
+    entry = kinds.DatasetKind(
+        name="headlines",
+        task="Headline copying",
+        recipes={"squad": "answer = the whole title"},
+        required_columns=("title",),
+        convert=headline_row,
+    )
     monkeypatch.setitem(kinds.KINDS, "headlines", entry)
     path = write_jsonl(tmp_path, [{"title": f"Shares rose {i} percent"} for i in range(10)], "h.jsonl")
     data = prepare_data([DatasetSpec(kind="headlines", name="me/headlines", path=str(path), license="mit")], seed=0)
     (info,) = data.infos
-    assert (info.task, info.recipe, info.rows_train + info.rows_eval) == ("Headline copying", "answer = the whole title", 10)
+    assert (info.task, info.recipe, info.rows_train + info.rows_eval) == (
+        "Headline copying",
+        "answer = the whole title",
+        10,
+    )
     assert_offsets_check(list(data.train) + list(data.eval))
     with pytest.raises(ValidationError, match="format 'options' is not one of squad for headlines"):
         DatasetSpec(kind="headlines", name="x", license="x", format="options")

@@ -20,17 +20,24 @@ BIN = Path(sys.executable).parent
 
 
 def _launch(launcher: list[str], out: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "OMP_NUM_THREADS": "1",
+    }
     cmd = [*launcher, "-m", "hubkit", "train", "--config", str(TINY), "--out", str(out), "--quiet"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150, check=False)
 
 
-@pytest.mark.parametrize("launcher", [
-    pytest.param(["torchrun", "--standalone", "--nproc_per_node", "2"], id="torchrun"),
-    pytest.param(["accelerate", "launch", "--num_processes", "2", "--cpu", "--main_process_port", "0"],
-                 id="accelerate"),
-])
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        pytest.param(["torchrun", "--standalone", "--nproc_per_node", "2"], id="torchrun"),
+        pytest.param(
+            ["accelerate", "launch", "--num_processes", "2", "--cpu", "--main_process_port", "0"], id="accelerate"
+        ),
+    ],
+)
 def test_two_processes_write_one_record(launcher, tmp_path):
     tool = BIN / launcher[0]
     if not tool.exists() and shutil.which(launcher[0]) is None:
@@ -41,7 +48,8 @@ def test_two_processes_write_one_record(launcher, tmp_path):
     record = RunRecord.load(out)
     assert record.training.num_processes == 2
     assert record.training.effective_batch_size == 2 * record.training.per_device_batch_size * (
-        record.training.gradient_accumulation_steps)
+        record.training.gradient_accumulation_steps
+    )
     assert "x2 processes" in record.hardware.device
     assert set(record.hardware.stage_seconds) == {"data", "train", "eval", "ablation", "merge", "smoke"}
     # printing on the main process only: each stage header once, the summary once

@@ -47,8 +47,9 @@ def test_evaluate_plain_model(tiny):
     model.train()
     outcome = evaluate_qa(model, tokenizer, examples, max_length=48, doc_stride=16, batch_size=2)
     assert model.training  # mode restored
-    EvalMetrics(exact_match=outcome.exact_match, f1=outcome.f1, eval_loss=outcome.eval_loss,
-                num_examples=outcome.num_examples)  # the record accepts it
+    EvalMetrics(
+        exact_match=outcome.exact_match, f1=outcome.f1, eval_loss=outcome.eval_loss, num_examples=outcome.num_examples
+    )  # the record accepts it
     assert 0 <= outcome.exact_match <= outcome.f1 <= 100
     assert outcome.num_examples == len(examples) == 5
     assert math.isfinite(outcome.eval_loss) and outcome.eval_loss > 0
@@ -84,8 +85,9 @@ def test_evaluate_with_bf16_autocast(tiny):
     import torch
 
     _, model, tokenizer = tiny
-    outcome = evaluate_qa(model, tokenizer, eval_examples(), max_length=48, doc_stride=16,
-                          autocast_dtype=torch.bfloat16)
+    outcome = evaluate_qa(
+        model, tokenizer, eval_examples(), max_length=48, doc_stride=16, autocast_dtype=torch.bfloat16
+    )
     assert outcome.num_examples == 5 and math.isfinite(outcome.eval_loss)
 
 
@@ -122,8 +124,13 @@ def test_bert_model_gets_token_type_ids():
 
     tokenizer = AutoTokenizer.from_pretrained(real_vocab_path().parent)
     model = BertForQuestionAnswering(
-        BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                   intermediate_size=32)
+        BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+        )
     )
     seen = []
     forward = model.forward
@@ -188,10 +195,15 @@ def test_evaluate_reports_each_dataset(tiny):
     outcome = evaluate_qa(model, tokenizer, examples, max_length=48, doc_stride=16, label_sets=labels)
     qa, sentiment = outcome.by_dataset
     assert (qa["dataset"], qa["num_examples"], sentiment["dataset"], sentiment["num_examples"]) == (
-        "acme/qa", 3, "acme/sentiment", 2)
+        "acme/qa",
+        3,
+        "acme/sentiment",
+        2,
+    )
     total = sum(s["num_examples"] for s in outcome.by_dataset)
     assert sum(s["num_examples"] * s["exact_match"] for s in outcome.by_dataset) / total == pytest.approx(
-        outcome.exact_match)
+        outcome.exact_match
+    )
     assert sum(s["num_examples"] * s["f1"] for s in outcome.by_dataset) / total == pytest.approx(outcome.f1)
     assert all(math.isfinite(s["eval_loss"]) for s in outcome.by_dataset)
     assert qa["labels"] is None and qa["confusion"] is None

@@ -84,7 +84,9 @@ def test_token_type_ids_kept_for_bert():
 def test_postprocess_picks_best_valid_span(tokenizer):
     examples = datasets.Dataset.from_dict(long_examples())
     feats = examples.map(
-        prepare_eval_features, batched=True, remove_columns=examples.column_names,
+        prepare_eval_features,
+        batched=True,
+        remove_columns=examples.column_names,
         fn_kwargs={"tokenizer": tokenizer, "max_length": 64, "doc_stride": 16},
     )
     width = max(len(ids) for ids in feats["input_ids"][:]) + 3  # wider than any feature, like padded logits

@@ -102,8 +102,13 @@ def test_commit_tree_commits_and_reupload_in_both_client_modes(local_hub: LocalH
 
     api.create_commit(REPO, operations=[CommitOperationDelete("notes/")], commit_message="Drop notes")
     assert [c.title for c in api.list_repo_commits(REPO)] == ["Drop notes", "Add model", "initial commit"]
-    path = hf_hub_download(REPO, "model.safetensors", endpoint=local_hub.url, token=TOKEN,
-                           cache_dir=local_hub.root.parent / f"cache-{client_mode}")
+    path = hf_hub_download(
+        REPO,
+        "model.safetensors",
+        endpoint=local_hub.url,
+        token=TOKEN,
+        cache_dir=local_hub.root.parent / f"cache-{client_mode}",
+    )
     assert Path(path).read_bytes() == WEIGHTS
 
 
@@ -136,8 +141,7 @@ def test_pull_request_merge_tag_and_refs(local_hub: LocalHub):
     assert api.list_repo_refs(REPO).tags == []
 
     # a second PR, closed instead of merged, leaves main alone
-    second = api.create_commit(REPO, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x",
-                               create_pr=True)
+    second = api.create_commit(REPO, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x", create_pr=True)
     api.change_discussion_status(REPO, second.pr_num, new_status="closed")
     assert api.get_discussion_details(REPO, second.pr_num).status == "closed"
     assert _head(api) == merged
@@ -150,8 +154,7 @@ def test_parent_commit_mismatch_is_412_and_changes_nothing(local_hub: LocalHub):
     _push(api)
     head = _head(api)
     with pytest.raises(HfHubHTTPError) as excinfo:
-        api.create_commit(REPO, operations=[CommitOperationAdd("y.txt", b"y")], commit_message="y",
-                          parent_commit=stale)
+        api.create_commit(REPO, operations=[CommitOperationAdd("y.txt", b"y")], commit_message="y", parent_commit=stale)
     assert excinfo.value.response.status_code == 412
     assert _head(api) == head
     api.create_commit(REPO, operations=[CommitOperationAdd("y.txt", b"y")], commit_message="y", parent_commit=head)
@@ -247,8 +250,12 @@ def test_concurrent_commits_are_serialized(local_hub: LocalHub):
 
     def commit(i: int, parent: str | None) -> None:
         try:
-            hub_api(local_hub).create_commit(REPO, operations=[CommitOperationAdd(f"f{i}.txt", str(i).encode())],
-                                             commit_message=f"c{i}", parent_commit=parent)
+            hub_api(local_hub).create_commit(
+                REPO,
+                operations=[CommitOperationAdd(f"f{i}.txt", str(i).encode())],
+                commit_message=f"c{i}",
+                parent_commit=parent,
+            )
         except Exception as exc:  # collected: the main thread asserts on them
             errors.append(exc)
 
@@ -278,13 +285,18 @@ def test_interrupted_upload_leaves_no_blob(local_hub: LocalHub):
     api.create_repo(REPO)
     data = os.urandom(200_000)
     oid = hashlib.sha256(data).hexdigest()
-    batch = httpx.post(f"{local_hub.url}/{REPO}.git/info/lfs/objects/batch",
-                       headers={"Authorization": f"Bearer {TOKEN}"},
-                       json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]})
+    batch = httpx.post(
+        f"{local_hub.url}/{REPO}.git/info/lfs/objects/batch",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+    )
     href = urllib.parse.urlsplit(batch.json()["objects"][0]["actions"]["upload"]["href"])
     with socket.create_connection((href.hostname, href.port)) as sock:  # send half the body, then vanish
-        sock.sendall(f"PUT {href.path}?{href.query} HTTP/1.1\r\nHost: {href.netloc}\r\n"
-                     f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: len(data) // 2])
+        sock.sendall(
+            f"PUT {href.path}?{href.query} HTTP/1.1\r\nHost: {href.netloc}\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data[: len(data) // 2]
+        )
     for _ in range(100):  # the server notices the closed connection
         if any(r.method == "PUT" for r in local_hub.requests):
             break
@@ -301,9 +313,20 @@ def test_interrupted_upload_leaves_no_blob(local_hub: LocalHub):
 def test_hub_serve_command(tmp_path: Path):
     sentinel = "hf_sentinel_token_never_printed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hubkit.cli", "hub", "serve", "--root", str(tmp_path / "root"),
-         "--token", f"{sentinel}={USER}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "hubkit.cli",
+            "hub",
+            "serve",
+            "--root",
+            str(tmp_path / "root"),
+            "--token",
+            f"{sentinel}={USER}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         banner = proc.stdout.readline()
@@ -327,7 +350,10 @@ def test_hf_cli_download(local_hub: LocalHub, tmp_path: Path):
     hf = shutil.which("hf", path=str(Path(sys.executable).parent)) or "hf"
     result = subprocess.run(
         [hf, "download", REPO, "model.safetensors", "--revision", "v2", "--local-dir", str(tmp_path / "out")],
-        env=subprocess_env(local_hub, tmp_path / "home"), capture_output=True, text=True, timeout=60,
+        env=subprocess_env(local_hub, tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == WEIGHTS
@@ -354,12 +380,30 @@ def test_transformers_loads_a_model_at_a_tag_from_an_empty_cache(local_hub: Loca
     import torch
     from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizerFast
 
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz0123456789",
-             "the", "revenue", "grew", "by", "percent", "what", "did", "grow", "12"]
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *"abcdefghijklmnopqrstuvwxyz0123456789",
+        "the",
+        "revenue",
+        "grew",
+        "by",
+        "percent",
+        "what",
+        "did",
+        "grow",
+        "12",
+    ]
     tokenizer = DistilBertTokenizerFast(vocab={w: i for i, w in enumerate(words)})
     torch.manual_seed(0)
-    model = DistilBertForQuestionAnswering(DistilBertConfig(
-        vocab_size=len(words), dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=64)).eval()
+    model = DistilBertForQuestionAnswering(
+        DistilBertConfig(
+            vocab_size=len(words), dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=64
+        )
+    ).eval()
     folder = tmp_path / "model"
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -372,21 +416,28 @@ def test_transformers_loads_a_model_at_a_tag_from_an_empty_cache(local_hub: Loca
     original = constants.HF_HUB_DISABLE_XET
     constants.HF_HUB_DISABLE_XET = True
     try:
-        commit = api.create_commit(REPO, operations=[CommitOperationAdd(p.name, p) for p in folder.iterdir()],
-                                   commit_message="tiny model")
+        commit = api.create_commit(
+            REPO, operations=[CommitOperationAdd(p.name, p) for p in folder.iterdir()], commit_message="tiny model"
+        )
     finally:
         constants.HF_HUB_DISABLE_XET = original
     api.create_tag(REPO, tag="v0.1.0")
     api.create_commit(REPO, operations=[CommitOperationDelete("model.safetensors")], commit_message="break main")
 
     home = tmp_path / "home"
-    result = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, REPO, "v0.1.0"], timeout=120, capture_output=True,
-                            text=True, env=subprocess_env(local_hub, home, disable_xet=True))
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_SCRIPT, REPO, "v0.1.0"],
+        timeout=120,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(local_hub, home, disable_xet=True),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     with torch.no_grad():
-        expected = model(**tokenizer("what did revenue grow by", "the revenue grew by 12 percent",
-                                     return_tensors="pt")).start_logits[0]
+        expected = model(
+            **tokenizer("what did revenue grow by", "the revenue grew by 12 percent", return_tensors="pt")
+        ).start_logits[0]
     assert torch.allclose(torch.tensor(loaded["start"]), expected, atol=1e-5)
     assert loaded["answer"] in "the revenue grew by 12 percent"
     snapshot = home / "hub" / f"models--{REPO.replace('/', '--')}" / "snapshots" / commit.oid

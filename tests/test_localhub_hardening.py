@@ -66,8 +66,10 @@ def test_unauthenticated_huge_chunked_body_is_refused_before_it_is_read(local_hu
 
 def test_declared_length_over_the_limit_is_413_before_reading(local_hub: LocalHub):
     hub_api(local_hub).create_repo(REPO)
-    head = (f"POST /api/models/{REPO}/preupload/main HTTP/1.1\nHost: x\nAuthorization: Bearer {TOKEN}\n"
-            f"Content-Type: application/json\nContent-Length: {10**12}\n")
+    head = (
+        f"POST /api/models/{REPO}/preupload/main HTTP/1.1\nHost: x\nAuthorization: Bearer {TOKEN}\n"
+        f"Content-Type: application/json\nContent-Length: {10**12}\n"
+    )
     status, _ = _raw(local_hub, head)
     assert status == 413
     assert _record(local_hub, "POST", "/preupload/").bytes_in == 0
@@ -136,8 +138,12 @@ def test_malformed_repo_bodies_are_4xx(local_hub: LocalHub, method: str, suffix:
     api.create_discussion(REPO, title="first")
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     content_type = "application/x-ndjson" if suffix.startswith("commit") else "application/json"
-    response = httpx.request(method, f"{local_hub.url}/api/models/{REPO}/{suffix}", content=content,
-                             headers={**AUTH, "Content-Type": content_type})
+    response = httpx.request(
+        method,
+        f"{local_hub.url}/api/models/{REPO}/{suffix}",
+        content=content,
+        headers={**AUTH, "Content-Type": content_type},
+    )
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
     assert response.headers.get("X-Error-Message") and response.json()["error"]
 
@@ -158,17 +164,20 @@ def test_malformed_repo_bodies_are_4xx(local_hub: LocalHub, method: str, suffix:
 def test_malformed_account_and_lfs_bodies_are_4xx(local_hub: LocalHub, path: str, body):
     hub_api(local_hub).create_repo(REPO)
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = httpx.post(f"{local_hub.url}{path}", content=content,
-                          headers={**AUTH, "Content-Type": "application/json"})
+    response = httpx.post(
+        f"{local_hub.url}{path}", content=content, headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
     assert response.headers.get("X-Error-Message")
 
 
 # ---- blobs are visible per repo -------------------------------------------------------------------------------------
 def _lfs_batch(hub: LocalHub, repo: str, token: str, data: bytes) -> dict:
-    response = httpx.post(f"{hub.url}/{repo}.git/info/lfs/objects/batch", headers={"Authorization": f"Bearer {token}"},
-                          json={"operation": "upload", "objects": [{"oid": hashlib.sha256(data).hexdigest(),
-                                                                    "size": len(data)}]})
+    response = httpx.post(
+        f"{hub.url}/{repo}.git/info/lfs/objects/batch",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"operation": "upload", "objects": [{"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}]},
+    )
     assert response.status_code == 200, response.text
     return response.json()["objects"][0]
 
@@ -186,13 +195,18 @@ def test_another_users_private_blob_is_neither_revealed_nor_committable(local_hu
     hub_api(local_hub).create_repo(REPO)
     answer = _lfs_batch(local_hub, REPO, TOKEN, secret)  # alice's repo: "upload it", as for any unknown object
     assert "upload" in answer["actions"]
-    verify = httpx.post(f"{local_hub.url}/{REPO}.git/info/lfs/objects/verify", headers=AUTH,
-                        json={"oid": oid, "size": len(secret)})
+    verify = httpx.post(
+        f"{local_hub.url}/{REPO}.git/info/lfs/objects/verify", headers=AUTH, json={"oid": oid, "size": len(secret)}
+    )
     assert verify.status_code == 404
-    steal = _ndjson(HEADER, {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": oid,
-                                                          "size": len(secret)}})
-    response = httpx.post(f"{local_hub.url}/api/models/{REPO}/commit/main", content=steal,
-                          headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    steal = _ndjson(
+        HEADER, {"key": "lfsFile", "value": {"path": "stolen.bin", "algo": "sha256", "oid": oid, "size": len(secret)}}
+    )
+    response = httpx.post(
+        f"{local_hub.url}/api/models/{REPO}/commit/main",
+        content=steal,
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
     assert response.status_code == 400 and "not uploaded to this repo" in response.json()["error"]
     assert "stolen.bin" not in {f.rfilename for f in hub_api(local_hub).repo_info(REPO).siblings}
     # an upload URL signed for bob's repo does not open alice's
@@ -201,8 +215,11 @@ def test_another_users_private_blob_is_neither_revealed_nor_committable(local_hu
 
     # once alice uploads the same bytes to her repo, she may commit them (the content is stored once)
     assert httpx.put(answer["actions"]["upload"]["href"], content=secret).status_code == 200
-    response = httpx.post(f"{local_hub.url}/api/models/{REPO}/commit/main", content=steal,
-                          headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    response = httpx.post(
+        f"{local_hub.url}/api/models/{REPO}/commit/main",
+        content=steal,
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
     assert response.status_code == 200, response.text
 
 
@@ -210,8 +227,9 @@ def test_another_users_private_blob_is_neither_revealed_nor_committable(local_hu
 def test_only_the_author_or_the_owner_renames_a_discussion(local_hub: LocalHub):
     alice, bob = hub_api(local_hub), hub_api(local_hub, OTHER_TOKEN)
     alice.create_repo(REPO)
-    pr = alice.create_commit(REPO, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="Release v1",
-                             create_pr=True)
+    pr = alice.create_commit(
+        REPO, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="Release v1", create_pr=True
+    )
     with pytest.raises(HfHubHTTPError) as excinfo:
         bob.rename_discussion(REPO, discussion_num=pr.pr_num, new_title="Release v1 (hijacked)")
     assert excinfo.value.response.status_code == 403
@@ -224,8 +242,25 @@ def test_only_the_author_or_the_owner_renames_a_discussion(local_hub: LocalHub):
 
 
 # ---- tag and branch names: git's ref-name rules --------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["v1..0", "v1 0", "v1.lock", "-v1", "v1~1", "v1^", "a:b", "v1.", "a//b", ".v1",
-                                  "@", "a@{b", "refs/tags/v1", "v1\\0"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "v1..0",
+        "v1 0",
+        "v1.lock",
+        "-v1",
+        "v1~1",
+        "v1^",
+        "a:b",
+        "v1.",
+        "a//b",
+        ".v1",
+        "@",
+        "a@{b",
+        "refs/tags/v1",
+        "v1\\0",
+    ],
+)
 def test_invalid_tag_names_are_refused(local_hub: LocalHub, name: str):
     api = hub_api(local_hub)
     api.create_repo(REPO)
@@ -251,9 +286,20 @@ def test_hub_serve_reads_tokens_from_a_file(tmp_path: Path):
     token_file = tmp_path / "tokens"
     token_file.write_text(f"# local hub users\n\n{sentinel}={USER}\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hubkit.cli", "hub", "serve", "--root", str(tmp_path / "root"),
-         "--token-file", str(token_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "hubkit.cli",
+            "hub",
+            "serve",
+            "--root",
+            str(tmp_path / "root"),
+            "--token-file",
+            str(token_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         banner = proc.stdout.readline()

@@ -17,8 +17,9 @@ REPO = f"{USER}/merging"
 
 
 def _tree(api, revision="main") -> dict[str, str]:
-    return {f.path: f.blob_id for f in api.list_repo_tree(REPO, revision=revision, recursive=True)
-            if hasattr(f, "blob_id")}
+    return {
+        f.path: f.blob_id for f in api.list_repo_tree(REPO, revision=revision, recursive=True) if hasattr(f, "blob_id")
+    }
 
 
 def _head(api, revision="main") -> str:
@@ -29,11 +30,18 @@ def test_squash_merge_makes_one_new_commit_with_the_pr_tree(local_hub: LocalHub)
     api = hub_api(local_hub)
     api.create_repo(REPO)
     base = _head(api)
-    pr = api.create_commit(REPO, operations=[CommitOperationAdd("model.bin", b"\x00weights"),
-                                             CommitOperationAdd("README.md", b"---\nlicense: mit\n---\n# v1\n")],
-                           commit_message="Release v1", create_pr=True)
-    api.create_commit(REPO, revision=pr.pr_revision, operations=[CommitOperationAdd("extra.txt", b"x")],
-                      commit_message="Add extra")
+    pr = api.create_commit(
+        REPO,
+        operations=[
+            CommitOperationAdd("model.bin", b"\x00weights"),
+            CommitOperationAdd("README.md", b"---\nlicense: mit\n---\n# v1\n"),
+        ],
+        commit_message="Release v1",
+        create_pr=True,
+    )
+    api.create_commit(
+        REPO, revision=pr.pr_revision, operations=[CommitOperationAdd("extra.txt", b"x")], commit_message="Add extra"
+    )
     pr_head = _head(api, pr.pr_revision)
     api.merge_pull_request(REPO, pr.pr_num)
 
@@ -50,15 +58,20 @@ def test_squash_merge_applies_the_pr_on_top_of_a_moved_base_and_refuses_conflict
     api = hub_api(local_hub)
     api.create_repo(REPO)
     api.create_commit(REPO, operations=[CommitOperationAdd("shared.txt", b"0")], commit_message="start")
-    pr = api.create_commit(REPO, operations=[CommitOperationAdd("a.txt", b"a"), CommitOperationDelete("shared.txt")],
-                           commit_message="a", create_pr=True)
+    pr = api.create_commit(
+        REPO,
+        operations=[CommitOperationAdd("a.txt", b"a"), CommitOperationDelete("shared.txt")],
+        commit_message="a",
+        create_pr=True,
+    )
     api.create_commit(REPO, operations=[CommitOperationAdd("b.txt", b"b")], commit_message="b")
     api.merge_pull_request(REPO, pr.pr_num)
     assert {f.path for f in api.list_repo_tree(REPO)} == {".gitattributes", "a.txt", "b.txt"}
     assert api.list_repo_commits(REPO)[0].title == "a (#1)"
 
-    clash = api.create_commit(REPO, operations=[CommitOperationAdd("b.txt", b"theirs")], commit_message="clash",
-                              create_pr=True)
+    clash = api.create_commit(
+        REPO, operations=[CommitOperationAdd("b.txt", b"theirs")], commit_message="clash", create_pr=True
+    )
     api.create_commit(REPO, operations=[CommitOperationAdd("b.txt", b"ours")], commit_message="ours")
     before = _head(api)
     with pytest.raises(HfHubHTTPError) as excinfo:
@@ -71,13 +84,13 @@ def test_fast_forward_mode_keeps_the_tested_commit(tmp_path: Path):
     with LocalHub.start(tmp_path / "root", tokens={TOKEN: USER}, merge_mode="fast-forward") as hub:
         api = hub_api(hub)
         api.create_repo(REPO)
-        pr = api.create_commit(REPO, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="a",
-                               create_pr=True)
+        pr = api.create_commit(REPO, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="a", create_pr=True)
         api.merge_pull_request(REPO, pr.pr_num)
         assert api.get_discussion_details(REPO, pr.pr_num).merge_commit_oid == _head(api) == pr.oid
         hub.merge_mode = "squash"  # switchable while running
-        second = api.create_commit(REPO, operations=[CommitOperationAdd("b.txt", b"b")], commit_message="b",
-                                   create_pr=True)
+        second = api.create_commit(
+            REPO, operations=[CommitOperationAdd("b.txt", b"b")], commit_message="b", create_pr=True
+        )
         api.merge_pull_request(REPO, second.pr_num)
         assert _head(api) != second.oid
     with pytest.raises(ValueError, match="merge_mode"):
@@ -89,8 +102,13 @@ def test_pr_with_parent_commit_is_opened_from_that_parent(local_hub: LocalHub):
     api.create_repo(REPO)
     planned = _head(api)
     api.create_commit(REPO, operations=[CommitOperationAdd("moved.txt", b"m")], commit_message="main moved")
-    pr = api.create_commit(REPO, operations=[CommitOperationAdd("release.txt", b"r")], commit_message="Release",
-                           create_pr=True, parent_commit=planned)  # not refused with 412, unlike a direct commit
+    pr = api.create_commit(
+        REPO,
+        operations=[CommitOperationAdd("release.txt", b"r")],
+        commit_message="Release",
+        create_pr=True,
+        parent_commit=planned,
+    )  # not refused with 412, unlike a direct commit
     pr_commit = api.list_repo_commits(REPO, revision=pr.pr_revision)
     assert pr_commit[0].commit_id == pr.oid and pr_commit[1].commit_id == planned
     assert "moved.txt" not in {f.path for f in api.list_repo_tree(REPO, revision=pr.pr_revision)}
@@ -98,10 +116,16 @@ def test_pr_with_parent_commit_is_opened_from_that_parent(local_hub: LocalHub):
     assert {f.path for f in api.list_repo_tree(REPO)} == {".gitattributes", "moved.txt", "release.txt"}
 
     with pytest.raises(HfHubHTTPError) as excinfo:  # a parent that is no commit of the repo
-        api.create_commit(REPO, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x",
-                          create_pr=True, parent_commit="0" * 40)
+        api.create_commit(
+            REPO,
+            operations=[CommitOperationAdd("x.txt", b"x")],
+            commit_message="x",
+            create_pr=True,
+            parent_commit="0" * 40,
+        )
     assert excinfo.value.response.status_code == 404
     with pytest.raises(HfHubHTTPError) as excinfo:  # a direct commit still needs the current head
-        api.create_commit(REPO, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x",
-                          parent_commit=planned)
+        api.create_commit(
+            REPO, operations=[CommitOperationAdd("x.txt", b"x")], commit_message="x", parent_commit=planned
+        )
     assert excinfo.value.response.status_code == 412

@@ -52,17 +52,31 @@ def _publish_datasets(hub: LocalHub) -> None:
     hub._tokens.update({"tok-fin": "FinanceMTEB", "tok-eg": "explodinggradients"})
     fin = hub_api(hub, "tok-fin")
     fin.create_repo(PHRASEBANK, repo_type="dataset")
-    fin.create_commit(PHRASEBANK, repo_type="dataset", commit_message="data", operations=[
-        CommitOperationAdd("data/train-00000-of-00001.parquet", _parquet(
-            {"sentence": [s for s, _ in SENTENCES], "label": [lbl for _, lbl in SENTENCES]})),
-    ])
+    fin.create_commit(
+        PHRASEBANK,
+        repo_type="dataset",
+        commit_message="data",
+        operations=[
+            CommitOperationAdd(
+                "data/train-00000-of-00001.parquet",
+                _parquet({"sentence": [s for s, _ in SENTENCES], "label": [lbl for _, lbl in SENTENCES]}),
+            ),
+        ],
+    )
     eg = hub_api(hub, "tok-eg")
     eg.create_repo(FIQA, repo_type="dataset")
-    eg.create_commit(FIQA, repo_type="dataset", commit_message="data", operations=[
-        CommitOperationAdd("README.md", FIQA_README.encode()),
-        CommitOperationAdd("main/test-00000-of-00001.parquet", _parquet(
-            {"question": [q for q, _ in QUESTIONS], "ground_truths": [a for _, a in QUESTIONS]})),
-    ])
+    eg.create_commit(
+        FIQA,
+        repo_type="dataset",
+        commit_message="data",
+        operations=[
+            CommitOperationAdd("README.md", FIQA_README.encode()),
+            CommitOperationAdd(
+                "main/test-00000-of-00001.parquet",
+                _parquet({"question": [q for q, _ in QUESTIONS], "ground_truths": [a for _, a in QUESTIONS]}),
+            ),
+        ],
+    )
 
 
 # the call shapes of hubkit's data prep: no split (a DatasetDict) for the PhraseBank, config + split + a pinned revision
@@ -79,11 +93,18 @@ print(json.dumps({"splits": list(bank), "bank": bank["train"].to_list(), "fiqa":
 def test_load_dataset_reads_the_reference_ids_through_the_local_hub(local_hub: LocalHub, tmp_path: Path):
     _publish_datasets(local_hub)
     pinned = hub_api(local_hub, None).dataset_info(FIQA).sha
-    hub_api(local_hub, "tok-eg").create_commit(FIQA, repo_type="dataset", commit_message="later", operations=[
-        CommitOperationAdd("main/test-00000-of-00001.parquet", _parquet({"question": ["?"], "ground_truths": [[]]}))])
+    hub_api(local_hub, "tok-eg").create_commit(
+        FIQA,
+        repo_type="dataset",
+        commit_message="later",
+        operations=[
+            CommitOperationAdd("main/test-00000-of-00001.parquet", _parquet({"question": ["?"], "ground_truths": [[]]}))
+        ],
+    )
     env = subprocess_env(local_hub, tmp_path / "home", token=None)
-    result = subprocess.run([sys.executable, "-c", _LOAD, PHRASEBANK, FIQA, pinned], env=env, capture_output=True,
-                            text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD, PHRASEBANK, FIQA, pinned], env=env, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["splits"] == ["train"]
@@ -120,10 +141,17 @@ def test_space_repo_create_commit_download_and_id_taken_by_a_model(local_hub: Lo
     space = f"{USER}/demo"
     url = api.create_repo(space, repo_type="space", space_sdk="gradio")
     assert url.repo_type == "space" and url.repo_id == space
-    api.create_commit(space, repo_type="space", commit_message="app", operations=[
-        CommitOperationAdd("app.py", b"import gradio as gr\n"),
-        CommitOperationAdd("README.md", b"---\nsdk: gradio\napp_file: app.py\nmodels:\n- alice/model\n---\n# demo\n"),
-    ])
+    api.create_commit(
+        space,
+        repo_type="space",
+        commit_message="app",
+        operations=[
+            CommitOperationAdd("app.py", b"import gradio as gr\n"),
+            CommitOperationAdd(
+                "README.md", b"---\nsdk: gradio\napp_file: app.py\nmodels:\n- alice/model\n---\n# demo\n"
+            ),
+        ],
+    )
     info = api.space_info(space)
     assert info.sdk == "gradio" and info.card_data["models"] == ["alice/model"]
     assert info.runtime.stage == api.get_space_runtime(space).stage == "STOPPED"  # built by nobody: runs locally
@@ -142,8 +170,11 @@ def test_space_repo_create_commit_download_and_id_taken_by_a_model(local_hub: Lo
     assert excinfo.value.response.status_code == 409 and "model repo" in excinfo.value.response.json()["error"]
     with pytest.raises(RepositoryNotFoundError):
         api.space_info(model)
-    bad = httpx.post(f"{local_hub.url}/api/repos/create", headers={"Authorization": f"Bearer {TOKEN}"},
-                     json={"name": "nosdk", "type": "space"})
+    bad = httpx.post(
+        f"{local_hub.url}/api/repos/create",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"name": "nosdk", "type": "space"},
+    )
     assert bad.status_code == 400 and "SDK" in bad.json()["error"]
 
 
@@ -160,28 +191,55 @@ def test_model_info_derives_pipeline_tag_library_card_data_and_tags(local_hub: L
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz"]
     folder = tmp_path / "model"
-    DistilBertForQuestionAnswering(DistilBertConfig(
-        vocab_size=len(words), dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=32,
-    )).save_pretrained(folder)
+    DistilBertForQuestionAnswering(
+        DistilBertConfig(
+            vocab_size=len(words),
+            dim=16,
+            n_layers=1,
+            n_heads=2,
+            hidden_dim=32,
+            max_position_embeddings=32,
+        )
+    ).save_pretrained(folder)
     DistilBertTokenizerFast(vocab={w: i for i, w in enumerate(words)}).save_pretrained(folder)
     repo = f"{USER}/qa"
     api = hub_api(local_hub)
     api.create_repo(repo)
     card = b"---\nlicense: apache-2.0\nbase_model: distilbert/distilbert-base-uncased\ntags:\n- finance\n---\n# qa\n"
-    api.create_commit(repo, commit_message="model", operations=[
-        *(CommitOperationAdd(p.name, p) for p in folder.iterdir()), CommitOperationAdd("README.md", card)])
+    api.create_commit(
+        repo,
+        commit_message="model",
+        operations=[*(CommitOperationAdd(p.name, p) for p in folder.iterdir()), CommitOperationAdd("README.md", card)],
+    )
     info = api.model_info(repo)
     assert info.pipeline_tag == "question-answering" and info.library_name == "transformers"  # from config.json
     assert info.card_data["license"] == "apache-2.0"
-    assert {"transformers", "safetensors", "distilbert", "question-answering", "finance", "license:apache-2.0",
-            "base_model:distilbert/distilbert-base-uncased"} <= set(info.tags)
-    api.create_commit(repo, commit_message="card says text-classification", operations=[
-        CommitOperationAdd("README.md", b"---\npipeline_tag: text-classification\nlibrary_name: peft\n---\n")])
+    assert {
+        "transformers",
+        "safetensors",
+        "distilbert",
+        "question-answering",
+        "finance",
+        "license:apache-2.0",
+        "base_model:distilbert/distilbert-base-uncased",
+    } <= set(info.tags)
+    api.create_commit(
+        repo,
+        commit_message="card says text-classification",
+        operations=[
+            CommitOperationAdd("README.md", b"---\npipeline_tag: text-classification\nlibrary_name: peft\n---\n")
+        ],
+    )
     info = api.model_info(repo)
     assert info.pipeline_tag == "text-classification" and info.library_name == "peft"  # the card wins
     api.create_commit(repo, commit_message="card back", operations=[CommitOperationAdd("README.md", card)])
 
-    result = subprocess.run([sys.executable, "-c", _PIPELINE, repo], capture_output=True, text=True, timeout=120,
-                            env=subprocess_env(local_hub, tmp_path / "home"))
+    result = subprocess.run(
+        [sys.executable, "-c", _PIPELINE, repo],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(local_hub, tmp_path / "home"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "question-answering"

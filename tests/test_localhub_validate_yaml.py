@@ -40,8 +40,7 @@ model-index:
 
 def _post(hub: LocalHub, content, repo_type="model", accept: str | None = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {TOKEN}"} | ({"Accept": accept} if accept else {})
-    return httpx.post(f"{hub.url}/api/validate-yaml", json={"content": content, "repoType": repo_type},
-                      headers=headers)
+    return httpx.post(f"{hub.url}/api/validate-yaml", json={"content": content, "repoType": repo_type}, headers=headers)
 
 
 def test_license_list_is_the_hubs_table():
@@ -59,14 +58,23 @@ def test_license_list_is_the_hubs_table():
         ("datasets: [ok/name, bad--name/x]", '"datasets[1]" is not a valid repo id'),
         ("model-index: {name: x}", '"model-index" must be an array'),
         ("model-index:\n- results: []", '"model-index[0].name" is required'),
-        ("model-index:\n- name: x\n  results:\n  - task: {type: question-answering}\n    metrics: []",
-         '"model-index[0].results[0].dataset" is required'),
-        ("model-index:\n- name: x\n  results:\n  - task: {}\n    dataset: {type: a/b}\n    metrics: [{type: f1}]",
-         '"model-index[0].results[0].task.type" is required'),
-        ("model-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {type: a/b}\n    metrics: []",
-         '"model-index[0].results[0].dataset.name" is required'),
-        ("model-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {type: a/b, name: n}\n"
-         "    metrics: [{type: f1}]", '"model-index[0].results[0].metrics[0].value" is required'),
+        (
+            "model-index:\n- name: x\n  results:\n  - task: {type: question-answering}\n    metrics: []",
+            '"model-index[0].results[0].dataset" is required',
+        ),
+        (
+            "model-index:\n- name: x\n  results:\n  - task: {}\n    dataset: {type: a/b}\n    metrics: [{type: f1}]",
+            '"model-index[0].results[0].task.type" is required',
+        ),
+        (
+            "model-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {type: a/b}\n    metrics: []",
+            '"model-index[0].results[0].dataset.name" is required',
+        ),
+        (
+            "model-index:\n- name: x\n  results:\n  - task: {type: t}\n    dataset: {type: a/b, name: n}\n"
+            "    metrics: [{type: f1}]",
+            '"model-index[0].results[0].metrics[0].value" is required',
+        ),
         ("license: mit\nlicense: apache-2.0", "Map keys must be unique"),
         ("license: [unclosed", "YAML metadata is invalid"),
         ("- just\n- a list", '"metadata" must be of type object'),
@@ -93,12 +101,17 @@ def test_valid_card_and_missing_metadata_warning(local_hub: LocalHub):
 
 
 def test_space_metadata(local_hub: LocalHub):
-    good = "---\ntitle: Demo\nsdk: gradio\nsdk_version: 5.0.0\napp_file: app.py\ncolorFrom: blue\ncolorTo: gray\n" \
-           "models: [alice/model]\nshort_description: Ask the finance QA model\n---\n"
+    good = (
+        "---\ntitle: Demo\nsdk: gradio\nsdk_version: 5.0.0\napp_file: app.py\ncolorFrom: blue\ncolorTo: gray\n"
+        "models: [alice/model]\nshort_description: Ask the finance QA model\n---\n"
+    )
     assert _post(local_hub, good, repo_type="space").status_code == 200
-    for bad, message in [("sdk: flask", '"sdk" must be one of'), ("colorFrom: orange", '"colorFrom"'),
-                         (f"short_description: {'x' * 61}", '"short_description" length'),
-                         ("models: [not a repo]", '"models[0]"')]:
+    for bad, message in [
+        ("sdk: flask", '"sdk" must be one of'),
+        ("colorFrom: orange", '"colorFrom"'),
+        (f"short_description: {'x' * 61}", '"short_description" length'),
+        ("models: [not a repo]", '"models[0]"'),
+    ]:
         response = _post(local_hub, f"---\n{bad}\n---\n", repo_type="space")
         assert response.status_code == 400 and message in response.json()["error"], (bad, response.text)
     assert check_card("---\nsdk: flask\n---\n", "model").ok  # only a Space's card has an sdk to check
@@ -118,17 +131,30 @@ def test_upload_folder_is_refused_before_any_upload_and_a_commit_with_a_bad_card
     assert not [r for r in local_hub.requests if "/preupload/" in r.path or "/commit/" in r.path]
 
     with pytest.raises(ValueError, match='"license" must be one of'):  # create_commit asks first too
-        api.create_commit(REPO, operations=[CommitOperationAdd("README.md", b"---\nlicense: apache2\n---\n")],
-                          commit_message="bad card")
+        api.create_commit(
+            REPO,
+            operations=[CommitOperationAdd("README.md", b"---\nlicense: apache2\n---\n")],
+            commit_message="bad card",
+        )
     assert not [r for r in local_hub.requests if "/preupload/" in r.path or "/commit/" in r.path]
 
     head = api.repo_info(REPO).sha  # a client that skips the check is refused at commit time, as by the Hub
-    lines = [{"key": "header", "value": {"summary": "bad card"}},
-             {"key": "file", "value": {"path": "README.md", "encoding": "base64",
-                                       "content": base64.b64encode(b"---\nlicense: apache2\n---\n").decode()}}]
-    response = httpx.post(f"{local_hub.url}/api/models/{REPO}/commit/main", headers={
-        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"},
-        content="\n".join(json.dumps(line) for line in lines).encode())
+    lines = [
+        {"key": "header", "value": {"summary": "bad card"}},
+        {
+            "key": "file",
+            "value": {
+                "path": "README.md",
+                "encoding": "base64",
+                "content": base64.b64encode(b"---\nlicense: apache2\n---\n").decode(),
+            },
+        },
+    ]
+    response = httpx.post(
+        f"{local_hub.url}/api/models/{REPO}/commit/main",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"},
+        content="\n".join(json.dumps(line) for line in lines).encode(),
+    )
     assert response.status_code == 400 and "Invalid metadata in README.md" in response.json()["error"]
     assert api.repo_info(REPO).sha == head
     (folder / "README.md").write_text(GOOD)

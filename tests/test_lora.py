@@ -44,9 +44,7 @@ def test_parameter_counts_match_an_independent_count(r):
 
 def test_reference_configuration_gives_the_published_counts():
     # The fact in ../shared/README.md (and the reference card): r=8 on q_lin,v_lin with the QA head trained.
-    peft_model = build_lora_model(
-        _full_distilbert_qa(), r=8, alpha=16, dropout=0.1, target_modules=["q_lin", "v_lin"]
-    )
+    peft_model = build_lora_model(_full_distilbert_qa(), r=8, alpha=16, dropout=0.1, target_modules=["q_lin", "v_lin"])
     assert parameter_counts(peft_model) == (148_994, 66_513_412)
 
 
@@ -54,8 +52,12 @@ def test_lora_info_reads_back_the_peft_config():
     peft_model = build_lora_model(_full_distilbert_qa(), r=8, alpha=16, dropout=0.1, target_modules=["v_lin", "q_lin"])
     info = lora_info(peft_model)
     assert info.model_dump() == {
-        "r": 8, "alpha": 16, "dropout": 0.1, "target_modules": ["q_lin", "v_lin"],
-        "task_type": "QUESTION_ANS", "modules_to_save": ["qa_outputs"],
+        "r": 8,
+        "alpha": 16,
+        "dropout": 0.1,
+        "target_modules": ["q_lin", "v_lin"],
+        "task_type": "QUESTION_ANS",
+        "modules_to_save": ["qa_outputs"],
     }
     # the QA head is trained in full, the base weights are frozen
     trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
@@ -88,8 +90,13 @@ def _tiny_bert_qa(folder):
     tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
     assert "token_type_ids" in tokenizer.model_input_names
     config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        type_vocab_size=2, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        type_vocab_size=2,
+        pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(0)
     model = BertForQuestionAnswering(config)
@@ -108,8 +115,10 @@ def _nudge_adapters(peft_model):
 
 
 EXAMPLES = [
-    {"question": "What is the financial sentiment of this statement?",
-     "context": "Options: negative, neutral, positive. Statement: Profits rose sharply this quarter."},
+    {
+        "question": "What is the financial sentiment of this statement?",
+        "context": "Options: negative, neutral, positive. Statement: Profits rose sharply this quarter.",
+    },
     {"question": "Why did the shares fall?", "context": "The shares fell after the company cut its sales outlook."},
 ]
 
@@ -128,7 +137,8 @@ def test_training_model_sees_the_segment_ids_that_pipeline_gives_the_merged_mode
 
     # 1. a training batch, built exactly as the Trainer builds it (features + dynamic-padding collator)
     squad = {
-        "question": [e["question"] for e in EXAMPLES], "context": [e["context"] for e in EXAMPLES],
+        "question": [e["question"] for e in EXAMPLES],
+        "context": [e["context"] for e in EXAMPLES],
         "answers": [
             {"text": [answer], "answer_start": [e["context"].index(answer)]}
             for e, answer in zip(EXAMPLES, ["positive", "cut its sales outlook"])

@@ -20,7 +20,8 @@ def metric(tmp_path_factory):
 def score(metric, pairs):
     predictions = [{"id": str(i), "prediction_text": p} for i, (p, _) in enumerate(pairs)]
     references = [
-        {"id": str(i), "answers": {"text": golds, "answer_start": [0] * len(golds)}} for i, (_, golds) in enumerate(pairs)
+        {"id": str(i), "answers": {"text": golds, "answer_start": [0] * len(golds)}}
+        for i, (_, golds) in enumerate(pairs)
     ]
     return metric.compute(predictions=predictions, references=references)
 

@@ -197,7 +197,12 @@ def test_staging_is_an_allow_list_with_hashes(base_run: Path):
     staging = stage_run(base_run)
     names = {f.path_in_repo for f in staging.files}
     assert names == {
-        "README.md", "config.json", "loss.png", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "README.md",
+        "config.json",
+        "loss.png",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
         "record.json",
     }
     skipped = {path for path, _ in staging.skipped}
@@ -344,9 +349,7 @@ def test_a_wrong_answer_in_the_committed_readme_fails_the_push_and_leaves_main_a
     assert pr.status == "open"
 
 
-def test_metadata_the_hub_rejects_stops_the_push_before_any_upload(
-    env: LocalHub, run: Path, repo: str, monkeypatch
-):
+def test_metadata_the_hub_rejects_stops_the_push_before_any_upload(env: LocalHub, run: Path, repo: str, monkeypatch):
     hub_card_check(monkeypatch, errors=['"license" must be one of [apache-2.0, mit, ...]'])
     before = len(env.requests)
     error = one_line_error(invoke("push", "--repo", repo, "--run", str(run)), "the Hub rejected the card's metadata")
@@ -394,14 +397,14 @@ def test_failures_mid_push_leave_main_unchanged_and_reruns_reuse_the_open_pr(
 
     # other content under an existing tag is refused before anything is sent
     before = len(env.requests)
-    one_line_error(invoke("push", "--repo", repo, "--run", str(add_note(run, "more")), "--tag", "v0.2.0"),
-                   "tag v0.2.0 already exists")
+    one_line_error(
+        invoke("push", "--repo", repo, "--run", str(add_note(run, "more")), "--tag", "v0.2.0"),
+        "tag v0.2.0 already exists",
+    )
     assert writes(env, before) == [] and main_sha(env, repo) == new_head
 
 
-def test_a_stale_pr_for_the_same_content_is_closed_when_main_moved(
-    env: LocalHub, run: Path, repo: str, published: str
-):
+def test_a_stale_pr_for_the_same_content_is_closed_when_main_moved(env: LocalHub, run: Path, repo: str, published: str):
     from huggingface_hub import CommitOperationAdd
 
     add_note(run, "A release whose first push died before the merge.")
@@ -432,8 +435,12 @@ def test_a_merge_whose_tree_differs_from_the_tested_head_is_not_tagged(
 ):
     squash_merges(env, monkeypatch, tamper=True)
     add_note(run, "A merge that loses a file.")
-    error = one_line_error(invoke("push", "--repo", repo, "--run", str(run), "--tag", "v0.2.0"),
-                           "is not the tested commit's tree", "loss.png", "not tagging")
+    error = one_line_error(
+        invoke("push", "--repo", repo, "--run", str(run), "--tag", "v0.2.0"),
+        "is not the tested commit's tree",
+        "loss.png",
+        "not tagging",
+    )
     assert "v0.2.0" not in tags(env, repo) and error
 
 
@@ -448,8 +455,9 @@ def test_main_moving_after_the_plan_ends_the_push_naming_the_winner_and_closes_t
 
     def progress(message: str) -> None:  # another client commits to main right after this push opened its PR
         if message.startswith("opened PR"):
-            winner.append(api(env).create_commit(
-                repo, [CommitOperationAdd("NOTES.txt", b"won")], commit_message="winner").oid)
+            winner.append(
+                api(env).create_commit(repo, [CommitOperationAdd("NOTES.txt", b"won")], commit_message="winner").oid
+            )
 
     add_note(run, "A release that loses the race.")
     with pytest.raises(HubkitError) as info:
@@ -557,7 +565,9 @@ def test_bad_input_gives_one_line_errors(env: LocalHub, run: Path, repo: str, tm
     # a card that fails lint: nothing is created or uploaded
     lint_fails = copy_run(run, tmp_path / "lint-run", f"{USER}/lint-fails")
     add_note(lint_fails, "TODO: write this section.")
-    one_line_error(invoke("push", "--repo", f"{USER}/lint-fails", "--run", str(lint_fails)), "card lint failed", code=1)  # a failed check: exit 1
+    one_line_error(
+        invoke("push", "--repo", f"{USER}/lint-fails", "--run", str(lint_fails)), "card lint failed", code=1
+    )  # a failed check: exit 1
     assert not api(env).repo_exists(f"{USER}/lint-fails")
     assert writes(env, before) == []
 

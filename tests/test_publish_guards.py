@@ -58,8 +58,9 @@ def _nothing_reached(hub: LocalHub) -> None:
 
 @pytest.mark.parametrize("tag", BAD_TAGS)
 def test_push_with_a_bad_tag_fails_at_once_and_sends_nothing(hub: LocalHub, base_run: Path, tag: str):
-    _one_line_error(CliRunner().invoke(cli, ["push", "--repo", REPO, "--run", str(base_run), "--tag", tag]),
-                    f"invalid tag {tag!r}")
+    _one_line_error(
+        CliRunner().invoke(cli, ["push", "--repo", REPO, "--run", str(base_run), "--tag", tag]), f"invalid tag {tag!r}"
+    )
     with pytest.raises(HubkitError, match="invalid tag"):  # the library checks too, for callers without the CLI
         push(base_run, REPO, tag=tag, endpoint=hub.url, token=SENTINEL)
     _nothing_reached(hub)
@@ -88,8 +89,11 @@ def test_release_with_a_bad_tag_fails_before_training(hub: LocalHub, tmp_path: P
 
 
 def test_a_bad_repo_id_is_a_one_line_error_before_anything_is_sent(hub: LocalHub, base_run: Path):
-    _one_line_error(CliRunner().invoke(cli, ["push", "--repo", "C:\\models\\x", "--run", str(base_run)]),
-                    "invalid repo id", "local path")
+    _one_line_error(
+        CliRunner().invoke(cli, ["push", "--repo", "C:\\models\\x", "--run", str(base_run)]),
+        "invalid repo id",
+        "local path",
+    )
     _one_line_error(CliRunner().invoke(cli, ["smoke-test", "--repo", "just-a-name"]), "expected namespace/name")
     assert hub.requests == []
 

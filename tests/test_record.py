@@ -52,8 +52,10 @@ def test_derived_numbers():
         (lambda d: d["eval_by_dataset"][1]["confusion"]["counts"][0].pop(), "counts must be 3 rows of 4"),
         (lambda d: d["eval_by_dataset"][1].__setitem__("confusion", None), "labels and confusion come together"),
         (lambda d: d["eval_by_dataset"][1]["labels"][0].__setitem__("num_examples", 27), "per-label example counts"),
-        (lambda d: d["eval_by_dataset"][1]["exact_match_interval"].__setitem__("method", "normal"),
-         "exact_match_interval.method"),
+        (
+            lambda d: d["eval_by_dataset"][1]["exact_match_interval"].__setitem__("method", "normal"),
+            "exact_match_interval.method",
+        ),
         (lambda d: d.pop("held_out"), "missing field held_out"),
     ],
 )

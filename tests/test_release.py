@@ -39,8 +39,9 @@ def _release_env(hub, tmp_path: Path, **extra: str) -> dict:
 def test_release_script_publishes_a_tagged_smoke_tested_model_and_resumes(local_hub, tmp_path):
     run_dir = tmp_path / "run"
     repo = f"{USER}/tiny-release"
-    env = _release_env(local_hub, tmp_path, HUBKIT_CONFIG=str(TINY), HF_REPO=repo, RELEASE_TAG="v0.0.1",
-                       RUN_DIR=str(run_dir))
+    env = _release_env(
+        local_hub, tmp_path, HUBKIT_CONFIG=str(TINY), HF_REPO=repo, RELEASE_TAG="v0.0.1", RUN_DIR=str(run_dir)
+    )
 
     # 1. The push fails (the Hub answers 500 to the commit): nothing lands on main.
     local_hub.fail_next(1, status=500, path_contains="/commit/")
@@ -108,8 +109,9 @@ def test_release_never_replaces_a_run_of_another_config_without_overwrite(tmp_pa
     assert_one_line_error(result, f"{run} holds a run of another config (000000000000)", "pass --overwrite")
     assert tree_digest(run) == before
     (run / "notes.txt").write_text("mine")
-    result = CliRunner().invoke(cli, ["release", "--config", str(TINY), "--repo", "a/b", "--out", str(run),
-                                      "--overwrite"])
+    result = CliRunner().invoke(
+        cli, ["release", "--config", str(TINY), "--repo", "a/b", "--out", str(run), "--overwrite"]
+    )
     assert_one_line_error(result, "holds files that are not a run's (notes.txt)")
     unfinished = build_run(tmp_path, name="unfinished", with_model=False)  # a record but no model/
     result = CliRunner().invoke(cli, ["release", "--config", str(TINY), "--repo", "a/b", "--out", str(unfinished)])
@@ -126,8 +128,9 @@ def test_run_demo_releases_to_a_local_hub_it_starts(tmp_path, monkeypatch, capfd
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     said: list[str] = []
-    code = run_demo(tmp_path / "demo", config_path=TINY, repo_id="demo/tiny", tag="v9.9.9", extra_args=("--quiet",),
-                    say=said.append)
+    code = run_demo(
+        tmp_path / "demo", config_path=TINY, repo_id="demo/tiny", tag="v9.9.9", extra_args=("--quiet",), say=said.append
+    )
     out, err = capfd.readouterr()
     assert code == 0, err[-3000:]
     assert said and said[0].startswith("local Hub at http://127.0.0.1:")

@@ -26,7 +26,10 @@ def _write_new_run(folder: Path, marker: str) -> None:
 def test_paths_and_the_record_read_once(tmp_path):
     run = RunFolder(build_run(tmp_path))
     assert (run.record_path, run.model_dir, run.adapter_dir) == (
-        run.root / "record.json", run.root / "model", run.root / "adapter")
+        run.root / "record.json",
+        run.root / "model",
+        run.root / "adapter",
+    )
     assert (run.card_path, run.plot_path) == (run.root / "model" / "README.md", run.root / "loss.png")
     first = run.record
     run.record_path.write_text("{broken")  # a second read would fail: the record is read once
@@ -87,8 +90,12 @@ def test_a_swap_cut_between_its_two_renames_is_undone(tmp_path):
 def test_a_killed_builds_partial_folder_is_removed_by_the_next_build(tmp_path):
     run = RunFolder(build_run(tmp_path))
     child = subprocess.run(  # a process that made a partial folder and died without cleaning up
-        [sys.executable, "-c", "import os, sys; from hubkit.runfolder import RunFolder\n"
-         f"with RunFolder({str(run.root)!r}).build(overwrite=True) as p: os._exit(0)"],
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; from hubkit.runfolder import RunFolder\n"
+            f"with RunFolder({str(run.root)!r}).build(overwrite=True) as p: os._exit(0)",
+        ],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert child.returncode == 0

@@ -188,15 +188,23 @@ def test_a_pipeline_block_is_skipped_where_transformers_lacks_the_task_and_the_o
     from hubkit.publish.smoke import _child_main
 
     job, out = tmp_path / "job.json", tmp_path / "out.json"
-    job.write_text(json.dumps([
-        {"label": "README.md block 1", "code": 'raise SystemExit("must not run")\n', "pipeline_task": "no-such-task"},
-        {"label": "README.md block 2", "code": 'x = 6 * 7\nprint(x)  # -> 42\n', "pipeline_task": None},
-    ]))
+    job.write_text(
+        json.dumps(
+            [
+                {
+                    "label": "README.md block 1",
+                    "code": 'raise SystemExit("must not run")\n',
+                    "pipeline_task": "no-such-task",
+                },
+                {"label": "README.md block 2", "code": "x = 6 * 7\nprint(x)  # -> 42\n", "pipeline_task": None},
+            ]
+        )
+    )
     _child_main(str(job), str(out))
     skipped, ran = json.loads(out.read_text())
     assert "has no 'no-such-task' pipeline" in skipped["skipped"]
     assert ran == {"printed": [[2, "42"]]}
-    assert check_block(2, 'x = 6 * 7\nprint(x)  # -> 42\n', [tuple(p) for p in ran["printed"]], 1e-3)[0].ok
+    assert check_block(2, "x = 6 * 7\nprint(x)  # -> 42\n", [tuple(p) for p in ran["printed"]], 1e-3)[0].ok
 
 
 def test_matches_compares_numbers_within_tolerance_and_text_exactly():

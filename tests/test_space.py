@@ -107,7 +107,8 @@ def test_options_format_gets_a_sentence_box_that_builds_the_context():
     scope = {"gr": None, "SENTIMENT_QUESTION": SENTIMENT_QUESTION, "OPTIONS_PREFIX": OPTIONS_PREFIX}
     exec("def sentiment_context" + source, scope)  # noqa: S102 - the app's own function, as rendered
     assert scope["sentiment_context"]("  Profits rose\n sharply. ") == (
-        SENTIMENT_QUESTION, OPTIONS_PREFIX + "Profits rose sharply."
+        SENTIMENT_QUESTION,
+        OPTIONS_PREFIX + "Profits rose sharply.",
     )
     assert 'elem_id="sentence"' in app and "sentiment" in space.files[README_FILE]
 
@@ -179,7 +180,9 @@ def test_hubkit_never_imports_gradio_unless_a_space_runs():
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('gradio', 'gradio_client'))\n"
         "print('LOADED', loaded)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "LOADED []" in proc.stdout
     assert re.search(r"^\s+space\s+Publish a Gradio Space", proc.stdout, re.MULTILINE)  # `hubkit --help` lists it

@@ -60,8 +60,9 @@ def published(tmp_path_factory):
         publish_model(hub, SENTINEL, MODEL, run)
         result = publish_space(MODEL, endpoint=hub.url, token=SENTINEL)
         assert result.space_id == SPACE and result.committed
-        folder = snapshot_download(SPACE, repo_type="space", endpoint=hub.url, token=SENTINEL,
-                                   cache_dir=work / "download")
+        folder = snapshot_download(
+            SPACE, repo_type="space", endpoint=hub.url, token=SENTINEL, cache_dir=work / "download"
+        )
         yield hub, RunRecord.load(run), Path(folder)
 
 
@@ -74,8 +75,14 @@ def app(published, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("app-log") / "app.log"
     with log.open("w") as out:
-        process = start_app(folder, None, port=port, env=app_environment(hub, tmp_path_factory.mktemp("app-home")),
-                            stdout=out, stderr=subprocess.STDOUT)
+        process = start_app(
+            folder,
+            None,
+            port=port,
+            env=app_environment(hub, tmp_path_factory.mktemp("app-home")),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         try:
@@ -125,8 +132,14 @@ def test_a_real_browser_clicks_an_example_and_reads_the_answer(app, tmp_path):
     browser, driver_path = found
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1000,900", "--hide-scrollbars"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1000,900",
+        "--hide-scrollbars",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
@@ -165,8 +178,21 @@ def test_space_serve_runs_the_app_locally_before_publishing(published, tmp_path)
     env = app_environment(hub, tmp_path / "home")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     space = f"{USER}/served-not-published"
-    command = [sys.executable, "-m", "hubkit.cli", "space", "--model", MODEL, "--repo", space, "--serve",
-               "--port", str(port), "--out", str(tmp_path / "space")]
+    command = [
+        sys.executable,
+        "-m",
+        "hubkit.cli",
+        "space",
+        "--model",
+        MODEL,
+        "--repo",
+        space,
+        "--serve",
+        "--port",
+        str(port),
+        "--out",
+        str(tmp_path / "space"),
+    ]
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

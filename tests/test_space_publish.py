@@ -98,7 +98,9 @@ def test_publishes_a_gradio_space_in_one_commit_links_the_card_and_republishes_n
     result = json.loads(first.stdout)
     assert result["space_id"] == space and result["created"] and result["commit_sha"]
     assert {f["path"]: f["status"] for f in result["files"]} == {
-        "README.md": "new", "app.py": "new", "requirements.txt": "new"
+        "README.md": "new",
+        "app.py": "new",
+        "requirements.txt": "new",
     }
 
     hub_api = api(env)
@@ -167,15 +169,20 @@ def test_bad_input_is_one_line_and_publishes_nothing(env: LocalHub, run: Path, t
     config = json.loads((run / "model" / "config.json").read_text())
     config["architectures"] = ["DistilBertForMaskedLM"]
     hub_api.create_repo(masked)
-    hub_api.create_commit(masked, [
-        CommitOperationAdd("config.json", json.dumps(config).encode()),
-        CommitOperationAdd("record.json", str(run / "record.json")),
-    ], commit_message="not a QA model")
+    hub_api.create_commit(
+        masked,
+        [
+            CommitOperationAdd("config.json", json.dumps(config).encode()),
+            CommitOperationAdd("record.json", str(run / "record.json")),
+        ],
+        commit_message="not a QA model",
+    )
     # a QA model that was not pushed by hubkit: no record.json, so no examples
     bare = f"{USER}/no-record"
     hub_api.create_repo(bare)
-    hub_api.create_commit(bare, [CommitOperationAdd("config.json", str(run / "model" / "config.json"))],
-                          commit_message="config only")
+    hub_api.create_commit(
+        bare, [CommitOperationAdd("config.json", str(run / "model" / "config.json"))], commit_message="config only"
+    )
     good = f"{USER}/space-good"
     publish_model(env, SENTINEL, good, run)
     other_run = tmp_path / "other"

@@ -28,8 +28,21 @@ require_gradio()  # the app runs on gradio (the [space] extra)
 def _release(hub, tmp_path: Path, run_dir: Path, repo: str) -> subprocess.CompletedProcess:
     env = subprocess_env(hub, tmp_path / "hf-home")
     env["PYTHONPATH"] = str(ROOT)
-    command = [sys.executable, "-m", "hubkit.cli", "release", "--config", str(TINY), "--repo", repo,
-               "--out", str(run_dir), "--space", "--quiet", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "hubkit.cli",
+        "release",
+        "--config",
+        str(TINY),
+        "--repo",
+        repo,
+        "--out",
+        str(run_dir),
+        "--space",
+        "--quiet",
+        "--json",
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900, check=False)
 
 
@@ -69,15 +82,21 @@ def test_release_with_space_publishes_model_card_link_and_demo_then_changes_noth
     port = free_port()
     log = tmp_path / "app.log"
     with log.open("w") as out:
-        process = start_app(folder, None, port=port, env=app_environment(local_hub, tmp_path / "app-home"),
-                            stdout=out, stderr=subprocess.STDOUT)
+        process = start_app(
+            folder,
+            None,
+            port=port,
+            env=app_environment(local_hub, tmp_path / "app-home"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         try:
             wait_until_up(f"http://127.0.0.1:{port}/", process, timeout=240)
         except HubkitError:
             raise AssertionError(log.read_text()[-2000:]) from None
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        question, context = client.predict(example.context[len(prefix):], api_name="/sentiment_context")
+        question, context = client.predict(example.context[len(prefix) :], api_name="/sentiment_context")
         assert (question, context) == (example.question, example.context)
         answer, score = client.predict(question, context, api_name="/answer")
         assert answer == example.answer and f"{score:.4f}" == f"{example.score:.4f}"

@@ -49,7 +49,11 @@ def test_hash_is_canonical(tmp_path):
     a.write_text(yaml.safe_dump(data, sort_keys=True))
     b = tmp_path / "b.yaml"
     b.write_text(yaml.safe_dump(dict(reversed(list(data.items()))), sort_keys=False))
-    assert load_config(a).config_hash() == load_config(b).config_hash() == load_config(PIPELINE / "tiny.yaml").config_hash()
+    assert (
+        load_config(a).config_hash()
+        == load_config(b).config_hash()
+        == load_config(PIPELINE / "tiny.yaml").config_hash()
+    )
     data["training"]["learning_rate"] = 0.002
     a.write_text(yaml.safe_dump(data))
     assert load_config(a).config_hash() != load_config(b).config_hash()
@@ -92,8 +96,14 @@ _DELETE = object()
         (_set("lora.target_modules", []), "field lora.target_modules:"),
         (_set("split.eval_fraction", 1.0), "field split.eval_fraction:"),
         (_set("datasets", []), "field datasets:"),
-        (_set("datasets.0.kind", "csv"), "field datasets.0.kind: unknown dataset kind 'csv' (one of financial_phrasebank, fiqa, squad_jsonl)"),
-        (_set("datasets.0.format", "squad"), "format 'squad' is not one of first_word, options for financial_phrasebank"),
+        (
+            _set("datasets.0.kind", "csv"),
+            "field datasets.0.kind: unknown dataset kind 'csv' (one of financial_phrasebank, fiqa, squad_jsonl)",
+        ),
+        (
+            _set("datasets.0.format", "squad"),
+            "format 'squad' is not one of first_word, options for financial_phrasebank",
+        ),
         (_set("datasets.0.license", _DELETE), "missing field datasets.0.license"),
         (_set("base_model.id", "./models/mine"), "must be a Hub id"),
         (_set("ablation.ranks", [4, -1]), "every rank must be a positive integer"),

@@ -47,8 +47,12 @@ def _interrupt(args: list[str], marker: str, sig: signal.Signals, cwd: Path) -> 
     """Run `hubkit ARGS`, send `sig` when `marker` shows on stderr; (exit code, stderr)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
     child = subprocess.Popen(
-        [sys.executable, "-m", "hubkit.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=env, cwd=cwd,
+        [sys.executable, "-m", "hubkit.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
     )
     seen = []
     try:
@@ -82,8 +86,9 @@ def test_train_overwrite_interrupted_leaves_the_previous_run(previous_run, tmp_p
     out = tmp_path / "run"
     shutil.copytree(previous_run, out)
     before = tree_digest(out)
-    code, stderr = _interrupt(["train", "--config", str(TINY_CONFIG), "--out", str(out), "--overwrite", "--quiet"],
-                              marker, sig, tmp_path)
+    code, stderr = _interrupt(
+        ["train", "--config", str(TINY_CONFIG), "--out", str(out), "--overwrite", "--quiet"], marker, sig, tmp_path
+    )
     assert tree_digest(out) == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     if sig == signal.SIGINT:
@@ -93,20 +98,37 @@ def test_train_overwrite_interrupted_leaves_the_previous_run(previous_run, tmp_p
     if marker == "[7/7] smoke":
         assert leftovers, "a run killed while writing leaves its partial folder"
         # The next run removes what the killed one left, and replaces the run only once it is complete.
-        result = CliRunner().invoke(cli, ["train", "--config", str(TINY_CONFIG), "--out", str(out), "--overwrite",
-                                          "--quiet"])
+        result = CliRunner().invoke(
+            cli, ["train", "--config", str(TINY_CONFIG), "--out", str(out), "--overwrite", "--quiet"]
+        )
         assert result.exit_code == 0, result.output
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
         assert RunFolder(out).finished_record() is not None
 
 
 @pytest.mark.parametrize(
-    "marker, sig", [("[1/7] data", signal.SIGINT), ("[6/7] merge", signal.SIGKILL)], ids=["sigint-data", "sigkill-merge"]
+    "marker, sig",
+    [("[1/7] data", signal.SIGINT), ("[6/7] merge", signal.SIGKILL)],
+    ids=["sigint-data", "sigkill-merge"],
 )
 def test_release_overwrite_interrupted_leaves_the_previous_run(previous_run, tmp_path, marker, sig):
     out = tmp_path / "run"
     shutil.copytree(previous_run, out)
     before = tree_digest(out)
-    _interrupt(["release", "--config", str(_other_config(tmp_path)), "--repo", "alice/tiny", "--out", str(out),
-                "--overwrite", "--quiet"], marker, sig, tmp_path)
+    _interrupt(
+        [
+            "release",
+            "--config",
+            str(_other_config(tmp_path)),
+            "--repo",
+            "alice/tiny",
+            "--out",
+            str(out),
+            "--overwrite",
+            "--quiet",
+        ],
+        marker,
+        sig,
+        tmp_path,
+    )
     assert tree_digest(out) == before

@@ -144,7 +144,10 @@ def _bad_data_file(text: str):
         (_bad_data_file("Profits rose.@happy\n"), "bad label 'happy'"),
         (_bad_data_file("Profits rose without a label\n"), "without '@label'"),
         (_bad_data_file("\n\n"), "no rows"),
-        (lambda d, p: d.update(datasets=[{**d["datasets"][0], "limit": 1}]), "cannot give both a train and an eval split"),
+        (
+            lambda d, p: d.update(datasets=[{**d["datasets"][0], "limit": 1}]),
+            "cannot give both a train and an eval split",
+        ),
         (lambda d, p: d["lora"].update(target_modules=["query"]), "target module 'query' is not a linear layer"),
         (lambda d, p: d["base_model"].update(path=str(p / "no-model")), "no model folder"),
         (lambda d, p: d["base_model"].update(path="pkg:hubkit_no_such_package"), "is not installed"),

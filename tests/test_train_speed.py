@@ -45,21 +45,33 @@ def _features(n: int = 64, seed: int = 1):
         length = int(torch.randint(8, 60, (1,), generator=g))
         ids = [2] + torch.randint(10, 2000, (length - 2,), generator=g).tolist() + [3]
         start = int(torch.randint(1, length - 2, (1,), generator=g))
-        rows.append({"input_ids": ids, "attention_mask": [1] * length, "start_positions": start,
-                     "end_positions": start + 1})
+        rows.append(
+            {"input_ids": ids, "attention_mask": [1] * length, "start_positions": start, "end_positions": start + 1}
+        )
     return datasets.Dataset.from_list(rows)
 
 
 def _training(**overrides) -> TrainingSection:
-    values = dict(epochs=2, per_device_batch_size=4, gradient_accumulation_steps=8, learning_rate=5e-3,
-                  lr_scheduler="linear", optimizer="adamw_torch", seed=7, max_length=64, doc_stride=16,
-                  precision="fp32", logging_steps=1)
+    values = dict(
+        epochs=2,
+        per_device_batch_size=4,
+        gradient_accumulation_steps=8,
+        learning_rate=5e-3,
+        lr_scheduler="linear",
+        optimizer="adamw_torch",
+        seed=7,
+        max_length=64,
+        doc_stride=16,
+        precision="fp32",
+        logging_steps=1,
+    )
     return TrainingSection(**{**values, **overrides})
 
 
 def _plan(training: TrainingSection) -> TrainingPlan:
-    batches = plan_batches(training.per_device_batch_size, training.gradient_accumulation_steps,
-                           training.micro_batch, on_accelerator=False)
+    batches = plan_batches(
+        training.per_device_batch_size, training.gradient_accumulation_steps, training.micro_batch, on_accelerator=False
+    )
     return TrainingPlan("cpu", 1, PrecisionChoice("fp32", "fp32", "set in the config"), batches)
 
 
@@ -80,10 +92,18 @@ def test_4x8_and_32x1_give_the_same_loss_curve(tiny_folder):
         class GradNorms(TrainerCallback):
             def on_log(self, args, state, control, logs=None, **kwargs):
                 if logs and "grad_norm" in logs:
-                    norms.append(float(logs["grad_norm"]))
+                    norms.append(float(logs["grad_norm"]))  # noqa: B023  (used within this iteration)
 
-        outcome = train_lora(_model(tiny_folder), tokenizer, features, training, plan, max_steps=4, progress=False,
-                             callbacks=(GradNorms(),))
+        outcome = train_lora(
+            _model(tiny_folder),
+            tokenizer,
+            features,
+            training,
+            plan,
+            max_steps=4,
+            progress=False,
+            callbacks=(GradNorms(),),
+        )
         assert outcome.steps == 4
         curves[micro] = [p["loss"] for p in outcome.loss_curve]
         grad_norms[micro] = norms
@@ -103,7 +123,8 @@ def test_masked_loss_does_not_depend_on_padding():
     padded = [torch.cat([x, torch.randn(2, 6, generator=g)], dim=1) for x in (start, end)]
     padded_mask = torch.cat([mask, torch.zeros(2, 6, dtype=torch.long)], dim=1)
     assert float(masked_qa_loss(*padded, padded_mask, *positions)) == pytest.approx(
-        float(masked_qa_loss(start, end, mask, *positions)), rel=1e-6)
+        float(masked_qa_loss(start, end, mask, *positions)), rel=1e-6
+    )
 
 
 def test_batches_are_padded_to_a_bounded_multiple(tiny_folder):
@@ -130,15 +151,18 @@ def test_micro_batch_split_keeps_the_effective_batch():
         plan_batches(4, 8, 12, on_accelerator=False)
 
 
-@pytest.mark.parametrize(("kwargs", "executed"), [
-    ({"on_cuda": False, "cpu_support": "none"}, "fp32"),
-    ({"on_cuda": False, "cpu_support": "amx"}, "bf16"),
-    ({"on_cuda": False, "cpu_support": "avx512_bf16", "measure": lambda c: {"fp32": 1.0, "bf16": 1.5}}, "fp32"),
-    ({"on_cuda": False, "cpu_support": "avx512_bf16", "measure": lambda c: {"fp32": 1.0, "bf16": 0.6}}, "bf16"),
-    ({"on_cuda": True, "capability": (7, 0)}, "fp32"),
-    ({"on_cuda": True, "capability": (9, 0), "measure": lambda c: {"bf16": 0.13, "tf32": 0.027}}, "tf32"),
-    ({"on_cuda": True, "capability": (9, 0), "measure": lambda c: {"bf16": 0.02, "tf32": 0.027}}, "bf16"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "executed"),
+    [
+        ({"on_cuda": False, "cpu_support": "none"}, "fp32"),
+        ({"on_cuda": False, "cpu_support": "amx"}, "bf16"),
+        ({"on_cuda": False, "cpu_support": "avx512_bf16", "measure": lambda c: {"fp32": 1.0, "bf16": 1.5}}, "fp32"),
+        ({"on_cuda": False, "cpu_support": "avx512_bf16", "measure": lambda c: {"fp32": 1.0, "bf16": 0.6}}, "bf16"),
+        ({"on_cuda": True, "capability": (7, 0)}, "fp32"),
+        ({"on_cuda": True, "capability": (9, 0), "measure": lambda c: {"bf16": 0.13, "tf32": 0.027}}, "tf32"),
+        ({"on_cuda": True, "capability": (9, 0), "measure": lambda c: {"bf16": 0.02, "tf32": 0.027}}, "bf16"),
+    ],
+)
 def test_auto_precision_follows_the_hardware(kwargs, executed):
     choice = choose_precision("auto", **kwargs)
     assert (choice.requested, choice.executed) == ("auto", executed)
@@ -148,7 +172,10 @@ def test_auto_precision_follows_the_hardware(kwargs, executed):
 def test_explicit_precision_is_kept_and_fp16_needs_a_gpu():
     assert choose_precision("bf16", on_cuda=False).executed == "bf16"
     assert choose_precision("fp32", on_cuda=True, capability=(9, 0)).training_arguments() == {
-        "bf16": False, "fp16": False, "tf32": None}
+        "bf16": False,
+        "fp16": False,
+        "tf32": None,
+    }
     with pytest.raises(HubkitError, match="fp16 needs a CUDA GPU"):
         choose_precision("fp16", on_cuda=False)
 

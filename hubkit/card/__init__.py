@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..runfolder import RunFolder
     from .lint import LintProblem
 
+
 @dataclass(frozen=True)
 class BuiltCard:
     card: Path

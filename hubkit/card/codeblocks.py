@@ -120,7 +120,9 @@ def _string_bindings(tree: ast.Module) -> dict[str, str | None]:
             literal = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
             out[target.id] = literal if target.id not in out else None
         elif isinstance(target, (ast.Tuple, ast.List)):
-            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            values = (
+                value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            )
             for k, element in enumerate(target.elts):
                 bind(element, values[k] if values else None)
 
@@ -191,10 +193,13 @@ def pin_revision(code: str, revision: str) -> str:
         existing = next((k for k in call.keywords if k.arg == "revision"), None)
         if existing is not None:
             v = existing.value
-            edits.append((
-                _offset(lines, v.lineno, v.col_offset), _offset(lines, v.end_lineno or v.lineno, v.end_col_offset or 0),
-                literal,
-            ))
+            edits.append(
+                (
+                    _offset(lines, v.lineno, v.col_offset),
+                    _offset(lines, v.end_lineno or v.lineno, v.end_col_offset or 0),
+                    literal,
+                )
+            )
             continue
         arguments = [*call.args, *call.keywords]
         if arguments:
@@ -228,9 +233,14 @@ def only_revision_pinned(original: str, pinned: str, revision: str) -> str:
         raise CodeBlockError("the pinned block differs from the card's block by more than the loaders' revision")
     if print_sites(original) != print_sites(pinned):
         raise CodeBlockError("the pinned block's `# ->` comments differ from the card's")
-    return "".join(difflib.unified_diff(
-        original.splitlines(keepends=True), pinned.splitlines(keepends=True), "card", f"pinned to {revision}",
-    ))
+    return "".join(
+        difflib.unified_diff(
+            original.splitlines(keepends=True),
+            pinned.splitlines(keepends=True),
+            "card",
+            f"pinned to {revision}",
+        )
+    )
 
 
 # ---- what the block claims it prints --------------------------------------------------------------------------------
@@ -238,7 +248,7 @@ def _expected_comments(code: str) -> dict[int, str]:
     out = {}
     for token in tokenize.generate_tokens(io.StringIO(code).readline):
         if token.type == tokenize.COMMENT and token.string.startswith(EXPECTED_MARK):
-            out[token.start[0]] = token.string[len(EXPECTED_MARK):].strip()
+            out[token.start[0]] = token.string[len(EXPECTED_MARK) :].strip()
     return out
 
 

@@ -27,7 +27,12 @@ from ..secret_scan import find_secrets
 REGEX_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 RELATIONS = {"adapter", "merge", "quantized", "finetune"}
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 # config.architectures[0] suffix -> the pipeline tag the Hub (and transformers.pipeline) would use for it
 ARCHITECTURE_TAGS = {
@@ -156,8 +161,7 @@ def check_yaml_traps(metadata: dict[str, Any]) -> list[LintProblem]:
                 problems.append(
                     LintProblem(
                         "yaml-trap",
-                        f"front matter {key}: an unquoted value is read by YAML as the boolean {item}; "
-                        f"quote it{hint}",
+                        f"front matter {key}: an unquoted value is read by YAML as the boolean {item}; quote it{hint}",
                     )
                 )
     return problems
@@ -189,8 +193,10 @@ def check_base_model(metadata: dict[str, Any]) -> list[LintProblem]:
         text = str(item)
         if looks_like_local_path(text) or not is_hub_id(text):
             problems.append(
-                LintProblem("base-model", f"base_model {text!r} is not a Hub model id (namespace/name); "
-                            "a local path must not be published")
+                LintProblem(
+                    "base-model",
+                    f"base_model {text!r} is not a Hub model id (namespace/name); a local path must not be published",
+                )
             )
     return problems
 
@@ -204,9 +210,12 @@ def check_license(metadata: dict[str, Any]) -> list[LintProblem]:
     for item in value if isinstance(value, list) else [value]:
         if str(item) not in hub_license_ids():
             problems.append(
-                LintProblem("license", f"license {item!r} is not a license id the Hub knows (see "
-                            "https://huggingface.co/docs/hub/repositories-licenses); use one of them, or 'other' "
-                            "with license_name")
+                LintProblem(
+                    "license",
+                    f"license {item!r} is not a license id the Hub knows (see "
+                    "https://huggingface.co/docs/hub/repositories-licenses); use one of them, or 'other' "
+                    "with license_name",
+                )
             )
         elif item == "other" and not metadata.get("license_name"):
             problems.append(LintProblem("license", "license is 'other' but there is no license_name"))
@@ -230,23 +239,44 @@ def check_model_index_shape(card_data: ModelCardData) -> list[LintProblem]:
         dataset = result.dataset_type
         where = f"model-index result on {dataset!r}"
         if not is_hub_id(str(dataset)):
-            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.type is not a Hub dataset id "
-                                        "(namespace/name); give each dataset its own result"))
+            problems.append(
+                LintProblem(
+                    "model-index-dataset",
+                    f"{where}: dataset.type is not a Hub dataset id (namespace/name); give each dataset its own result",
+                )
+            )
         if not result.dataset_config:
-            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.config is missing (the source "
-                                        "dataset's config, 'default' when it has none)"))
+            problems.append(
+                LintProblem(
+                    "model-index-dataset",
+                    f"{where}: dataset.config is missing (the source dataset's config, 'default' when it has none)",
+                )
+            )
         split = result.dataset_split
         if not split:
-            problems.append(LintProblem("model-index-dataset", f"{where}: dataset.split is missing (the source "
-                                        "dataset's split the examples came from)"))
+            problems.append(
+                LintProblem(
+                    "model-index-dataset",
+                    f"{where}: dataset.split is missing (the source dataset's split the examples came from)",
+                )
+            )
         elif str(split).lower() in _HELD_OUT_SPLITS:
-            problems.append(LintProblem("model-index-dataset", f"{where}: split {split!r} is not a split of the "
-                                        "source dataset; name the source split and describe the held-out slice "
-                                        "in dataset.name/args"))
+            problems.append(
+                LintProblem(
+                    "model-index-dataset",
+                    f"{where}: split {split!r} is not a split of the "
+                    "source dataset; name the source split and describe the held-out slice "
+                    "in dataset.name/args",
+                )
+            )
         key = (result.task_type, dataset, result.dataset_config, result.dataset_split, result.metric_type)
         if key in seen:
-            problems.append(LintProblem("model-index-dataset", f"{where}: {result.metric_type} is reported twice "
-                                        "for the same task, dataset, config and split"))
+            problems.append(
+                LintProblem(
+                    "model-index-dataset",
+                    f"{where}: {result.metric_type} is reported twice for the same task, dataset, config and split",
+                )
+            )
         seen[key] = dataset
     return problems
 
@@ -267,8 +297,10 @@ def check_tokens(text: str) -> list[LintProblem]:
     """Anything shaped like a secret (hubkit.secret_scan): code `token` for Hub tokens of every shape, `secret` for
     the rest. The message names the line and the kind, never the secret."""
     return [
-        LintProblem("token" if found.is_hub_token else "secret",
-                    f"line {found.line}: something that looks like a {found.description}; remove it and revoke it")
+        LintProblem(
+            "token" if found.is_hub_token else "secret",
+            f"line {found.line}: something that looks like a {found.description}; remove it and revoke it",
+        )
         for found in find_secrets(text)
     ]
 
@@ -313,8 +345,11 @@ def _dataset_section(body: str, dataset: str) -> str | None:
             continue
         level = len(heading.group(1))
         end = next(
-            (j for j in range(i + 1, len(lines))
-             if (m := re.match(r"^(#{1,6})\s", lines[j])) and len(m.group(1)) <= level),
+            (
+                j
+                for j in range(i + 1, len(lines))
+                if (m := re.match(r"^(#{1,6})\s", lines[j])) and len(m.group(1)) <= level
+            ),
             len(lines),
         )
         return "\n".join(lines[i + 1 : end])
@@ -337,8 +372,10 @@ def check_model_index(card_data: ModelCardData, body: str) -> list[LintProblem]:
         section = _dataset_section(body, dataset)
         if section is None:
             problems.append(
-                LintProblem("model-index", f"model-index reports {label} on {dataset} but no heading in the card "
-                            f"body names {dataset}")
+                LintProblem(
+                    "model-index",
+                    f"model-index reports {label} on {dataset} but no heading in the card body names {dataset}",
+                )
             )
             continue
         shown = _body_value(section, [result.metric_name or result.metric_type, result.metric_type.replace("_", " ")])
@@ -406,12 +443,18 @@ def check_usage_repo_id(body: str, repo_id: str) -> list[LintProblem]:
         try:
             ids = usage_repo_ids(match.group(1))
         except SyntaxError as exc:
-            problems.append(LintProblem("usage-repo", f"Python block {number} is not valid Python "
-                                        f"(line {exc.lineno}: {exc.msg})"))
+            problems.append(
+                LintProblem("usage-repo", f"Python block {number} is not valid Python (line {exc.lineno}: {exc.msg})")
+            )
             continue
         for other in sorted(set(ids) - {repo_id}):
-            problems.append(LintProblem("usage-repo", f"Python block {number} loads {other!r}, not the repo being "
-                                        f"pushed ({repo_id!r}); rebuild the card with --repo-id {repo_id}"))
+            problems.append(
+                LintProblem(
+                    "usage-repo",
+                    f"Python block {number} loads {other!r}, not the repo being "
+                    f"pushed ({repo_id!r}); rebuild the card with --repo-id {repo_id}",
+                )
+            )
     return problems
 
 
@@ -430,21 +473,31 @@ def check_files(metadata: dict[str, Any], model_dir: Path) -> list[LintProblem]:
     if library == "transformers":
         if has_adapter:
             problems.append(
-                LintProblem("library-name", f"library_name is transformers but {model_dir} holds adapter_config.json "
-                            "(a PEFT adapter): publish the merged model, or set library_name: peft")
+                LintProblem(
+                    "library-name",
+                    f"library_name is transformers but {model_dir} holds adapter_config.json "
+                    "(a PEFT adapter): publish the merged model, or set library_name: peft",
+                )
             )
         if not has_config:
-            problems.append(LintProblem("library-name", f"library_name is transformers but {model_dir} has no config.json"))
+            problems.append(
+                LintProblem("library-name", f"library_name is transformers but {model_dir} has no config.json")
+            )
         if not has_weights:
             problems.append(
-                LintProblem("library-name", f"library_name is transformers but {model_dir} has no model weights "
-                            f"({' / '.join(WEIGHT_FILES[::2])})")
+                LintProblem(
+                    "library-name",
+                    f"library_name is transformers but {model_dir} has no model weights "
+                    f"({' / '.join(WEIGHT_FILES[::2])})",
+                )
             )
     elif library == "peft":
         if not has_adapter or not any((model_dir / name).is_file() for name in ADAPTER_FILES):
             problems.append(
-                LintProblem("library-name", f"library_name is peft but {model_dir} has no adapter_config.json "
-                            "and adapter weights")
+                LintProblem(
+                    "library-name",
+                    f"library_name is peft but {model_dir} has no adapter_config.json and adapter weights",
+                )
             )
     tag = metadata.get("pipeline_tag")
     if tag and has_config:
@@ -459,13 +512,22 @@ def _check_pipeline_tag(tag: str, config_path: Path) -> list[LintProblem]:
         return [LintProblem("pipeline-tag", f"{config_path} is not valid JSON, so pipeline_tag cannot be checked")]
     architectures = config.get("architectures") if isinstance(config, dict) else None
     if not architectures or not isinstance(architectures, list):
-        return [LintProblem("pipeline-tag", f"{config_path} names no architectures; pipeline_tag {tag!r} is unverified")]
+        return [
+            LintProblem("pipeline-tag", f"{config_path} names no architectures; pipeline_tag {tag!r} is unverified")
+        ]
     arch = str(architectures[0])
     expected = next((t for suffix, t in ARCHITECTURE_TAGS.items() if arch.endswith(suffix)), None)
     if expected is None:
-        return [LintProblem("pipeline-tag", f"architecture {arch} (config.json) has no known pipeline; "
-                            f"pipeline_tag {tag!r} is unverified")]
+        return [
+            LintProblem(
+                "pipeline-tag",
+                f"architecture {arch} (config.json) has no known pipeline; pipeline_tag {tag!r} is unverified",
+            )
+        ]
     if expected != tag:
-        return [LintProblem("pipeline-tag", f"pipeline_tag is {tag!r} but config.json's architecture {arch} "
-                            f"is a {expected} model")]
+        return [
+            LintProblem(
+                "pipeline-tag", f"pipeline_tag is {tag!r} but config.json's architecture {arch} is a {expected} model"
+            )
+        ]
     return []

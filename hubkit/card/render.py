@@ -64,9 +64,7 @@ def make_environment(template_dir: Path | None = None) -> jinja2.Environment:
     if template_dir is None:
         env: jinja2.Environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), **_env_options())
     else:
-        env = _CardSandbox(
-            loader=jinja2.FileSystemLoader([str(template_dir), str(TEMPLATES_DIR)]), **_env_options()
-        )
+        env = _CardSandbox(loader=jinja2.FileSystemLoader([str(template_dir), str(TEMPLATES_DIR)]), **_env_options())
     env.filters.update(FILTERS)
     return env
 
@@ -90,9 +88,13 @@ def card_context(
     data["held_out"]["percent"] = record.held_out.eval_fraction * 100
     for row, info, scores in zip(data["eval_by_dataset"], record.datasets, record.eval_by_dataset):
         row.update(
-            task=info.task, format=info.format, is_hub_id=is_hub_id(info.name), too_small=scores.too_small,
+            task=info.task,
+            format=info.format,
+            is_hub_id=is_hub_id(info.name),
+            too_small=scores.too_small,
             rows_eval=info.rows_eval,
-            hub_config=info.hub_config or (DEFAULT_CONFIG if info.hub_split else None), hub_split=info.hub_split,
+            hub_config=info.hub_config or (DEFAULT_CONFIG if info.hub_split else None),
+            hub_split=info.hub_split,
         )
         for label_row, label in zip(row["labels"] or [], scores.labels or []):
             label_row["accuracy"] = label.accuracy

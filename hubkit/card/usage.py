@@ -14,7 +14,7 @@ REVISION_PLACEHOLDER = "<REVISION>"
 # Shown on the card (with the placeholders filled by `render_usage_snippet`) and executed by the smoke test.
 # It mirrors pipeline("question-answering")'s decoding: softmax over context tokens (+[CLS]), best spans of at most
 # max_answer_len tokens, widened to whole words, scores of spans giving the same text added up.
-USAGE_SNIPPET = '''\
+USAGE_SNIPPET = """\
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -47,7 +47,7 @@ def answer_question(question, context, max_answer_len=15, top_k=12):
         best = answers.setdefault(text.lower(), {"answer": text, "score": 0.0})
         best["score"] += score
     return max(answers.values(), key=lambda a: a["score"])
-'''
+"""
 
 
 def render_usage_snippet(repo_id: str, revision: str = "main") -> str:

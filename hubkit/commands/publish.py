@@ -34,7 +34,9 @@ def _plan_table(result) -> str:
     lines = [f"{r[0].ljust(widths[0])}  {r[1].rjust(widths[1])}  {r[2]}" for r in rows]
     for path in result.plan.remote_only:
         if path in result.deletions:
-            lines.append(f"{'delete'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; not in this release)")
+            lines.append(
+                f"{'delete'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; not in this release)"
+            )
         else:
             lines.append(f"{'kept'.ljust(widths[0])}  {''.rjust(widths[1])}  {path} (on the Hub only; kept)")
     return "\n".join(lines)
@@ -67,8 +69,9 @@ def _summary(result) -> str:
 
 
 @click.command()
-@click.option("--repo", "repo_id", type=REPO_ID, required=True,
-              help="Hub repo id, user/name (a bare name goes under your user).")
+@click.option(
+    "--repo", "repo_id", type=REPO_ID, required=True, help="Hub repo id, user/name (a bare name goes under your user)."
+)
 @click.option(
     "--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run folder (record.json + model/)."
 )
@@ -82,8 +85,15 @@ def _summary(result) -> str:
 @click.option("--tolerance", type=click.FloatRange(min=0), default=1e-3, show_default=True, help=TOLERANCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def push(
-    repo_id: str, run_dir: Path, tag: str | None, private: bool, dry_run: bool, no_pr: bool, keep_remote: bool,
-    tolerance: float, as_json: bool,
+    repo_id: str,
+    run_dir: Path,
+    tag: str | None,
+    private: bool,
+    dry_run: bool,
+    no_pr: bool,
+    keep_remote: bool,
+    tolerance: float,
+    as_json: bool,
 ) -> None:
     """Publish a run's model, tokenizer, card and plots to the Hub as one smoke-tested commit."""
     from ..publish.push import push as do_push
@@ -91,8 +101,15 @@ def push(
 
     try:
         result = do_push(
-            run_dir, repo_id, tag=tag, private=private, dry_run=dry_run, create_pr=not no_pr, keep_remote=keep_remote,
-            tolerance=tolerance, progress=_progress,
+            run_dir,
+            repo_id,
+            tag=tag,
+            private=private,
+            dry_run=dry_run,
+            create_pr=not no_pr,
+            keep_remote=keep_remote,
+            tolerance=tolerance,
+            progress=_progress,
         )
     except SmokeTestFailed as exc:
         partial = exc.result
@@ -134,7 +151,8 @@ def smoke_test(repo_id: str, revision: str, tolerance: float, as_json: bool) -> 
     else:
         click.echo(format_table(report))
         verdict = (
-            f"ok: {report.checked} printed values match" if report.ok
+            f"ok: {report.checked} printed values match"
+            if report.ok
             else f"FAILED: {len(report.failures)} of {len(report.rows)} checks fail"
         )
         click.echo(f"{repo_id}@{revision} ({report.commit[:12]}): {verdict}")

@@ -33,12 +33,21 @@ def _summary(result) -> str:
 @click.command()
 @click.option("--model", "model_id", required=True, help="The model on the Hub to demo, user/name.")
 @click.option("--repo", "space_id", default=None, help="The Space's id.  [default: MODEL-demo]")
-@click.option("--run", "run_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="The model's run folder: its record must be the one on the Hub; its card gets the link too.")
-@click.option("--out", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Also write the Space's files here.  [default: RUN/space with --run]")
+@click.option(
+    "--run",
+    "run_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The model's run folder: its record must be the one on the Hub; its card gets the link too.",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the Space's files here.  [default: RUN/space with --run]",
+)
 @click.option("--dry-run", is_flag=True, help="Render, lint and print the plan; write nothing to the Hub.")
-@click.option("--no-card-link", is_flag=True, help="Do not add the \"Try it\" link to the model card.")
+@click.option("--no-card-link", is_flag=True, help='Do not add the "Try it" link to the model card.')
 @click.option("--serve", is_flag=True, help="Run the app locally against the model (nothing is published).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve: the interface to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="With --serve: the port.")
@@ -57,7 +66,12 @@ def space(model_id, space_id, run_dir, out, dry_run, no_card_link, serve, host, 
     from ..space.publish import publish_space
 
     result = publish_space(
-        model_id, space_id=space_id, run_dir=run_dir, out=out, dry_run=dry_run, link=not no_card_link,
+        model_id,
+        space_id=space_id,
+        run_dir=run_dir,
+        out=out,
+        dry_run=dry_run,
+        link=not no_card_link,
         progress=_progress,
     )
     if as_json:

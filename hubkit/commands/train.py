@@ -12,12 +12,21 @@ from ..runfolder import RunFolder
 
 
 @click.command()
-@click.option("--config", "config_path", required=True, type=click.Path(),
-              help="experiment config, e.g. pipeline/finance_qa.yaml")
-@click.option("--out", "out_dir", required=True, type=click.Path(),
-              help="run folder to write: model/, adapter/, loss.png, record.json")
-@click.option("--overwrite", is_flag=True,
-              help="replace the run already in --out, once the new one is complete (a failed run leaves it whole)")
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(), help="experiment config, e.g. pipeline/finance_qa.yaml"
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(),
+    help="run folder to write: model/, adapter/, loss.png, record.json",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="replace the run already in --out, once the new one is complete (a failed run leaves it whole)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the run record as JSON on stdout")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def train(config_path: str, out_dir: str, overwrite: bool, as_json: bool, quiet: bool) -> None:
@@ -44,11 +53,15 @@ def train(config_path: str, out_dir: str, overwrite: bool, as_json: bool, quiet:
         click.echo(json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
     p = record.parameters
-    click.echo(f"run {record.run_name}: {record.base_model.id} + LoRA r={record.lora.r} "
-               f"({p.trainable:,} of {p.total:,} parameters trained, {p.percent:.2f}%)")
+    click.echo(
+        f"run {record.run_name}: {record.base_model.id} + LoRA r={record.lora.r} "
+        f"({p.trainable:,} of {p.total:,} parameters trained, {p.percent:.2f}%)"
+    )
     click.echo(f"  data: {record.rows_train} train / {record.rows_eval} eval examples")
-    click.echo(f"  eval: EM {record.eval.exact_match:.2f}  F1 {record.eval.f1:.2f}  "
-               f"loss {record.eval.eval_loss if record.eval.eval_loss is None else round(record.eval.eval_loss, 4)}")
+    click.echo(
+        f"  eval: EM {record.eval.exact_match:.2f}  F1 {record.eval.f1:.2f}  "
+        f"loss {record.eval.eval_loss if record.eval.eval_loss is None else round(record.eval.eval_loss, 4)}"
+    )
     for b in record.baselines:
         click.echo(f"  baseline {b.name}: EM {b.exact_match:.2f}  F1 {b.f1:.2f}")
     for row in record.ablation:

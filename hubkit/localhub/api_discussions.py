@@ -28,9 +28,15 @@ def _event_json(event: Event) -> dict:
 def _discussion_json(key: str, d: Discussion, details: bool = False) -> dict:
     repo_type, repo_id = st.split_repo_key(key)
     data: dict = {
-        "num": d.num, "title": d.title, "author": {"name": d.author}, "createdAt": d.created_at,
-        "status": d.status, "isPullRequest": d.is_pull_request, "repo": {"name": repo_id, "type": repo_type},
-        "pinned": False, "numComments": d.num_comments,
+        "num": d.num,
+        "title": d.title,
+        "author": {"name": d.author},
+        "createdAt": d.created_at,
+        "status": d.status,
+        "isPullRequest": d.is_pull_request,
+        "repo": {"name": repo_id, "type": repo_type},
+        "pinned": False,
+        "numComments": d.num_comments,
     }
     if details:
         data["events"] = [_event_json(e) for e in d.events]
@@ -51,15 +57,22 @@ def _title(payload: dict) -> str:
 def list_discussions(req: Request, key: str) -> None:
     kind, status, author = req.query.get("type", "all"), req.query.get("status", "all"), req.query.get("author")
     items = [
-        d for d in req.hub.storage.list_discussions(key)
+        d
+        for d in req.hub.storage.list_discussions(key)
         if (kind == "all" or d.is_pull_request == (kind == "pull_request"))
         and (status == "all" or d.status == status)
         and (author is None or d.author == author)
     ]
     page_index = req.query_int("p")
-    page = items[page_index * _PAGE_SIZE:(page_index + 1) * _PAGE_SIZE]
-    req.send_json({"discussions": [_discussion_json(key, d) for d in page], "count": len(items),
-                   "start": page_index * _PAGE_SIZE, "numClosedDiscussions": sum(d.status != "open" for d in items)})
+    page = items[page_index * _PAGE_SIZE : (page_index + 1) * _PAGE_SIZE]
+    req.send_json(
+        {
+            "discussions": [_discussion_json(key, d) for d in page],
+            "count": len(items),
+            "start": page_index * _PAGE_SIZE,
+            "numClosedDiscussions": sum(d.status != "open" for d in items),
+        }
+    )
 
 
 def create_discussion(req: Request, key: str) -> None:
@@ -70,7 +83,11 @@ def create_discussion(req: Request, key: str) -> None:
     title = _title(payload)
     description = field_str(payload, "description", None) or ""
     num = req.hub.storage.create_discussion(
-        key, title=title, description=description, author=req.user or "", pull_request=pull_request,
+        key,
+        title=title,
+        description=description,
+        author=req.user or "",
+        pull_request=pull_request,
     )
     req.send_json({"num": num, "url": f"{req.base_url}/{key}/discussions/{num}"})
 

@@ -62,10 +62,20 @@ def lfs_batch(req: Request, key: str) -> None:
     for obj in field_list(payload, "objects"):
         oid = obj.get("oid") if isinstance(obj, dict) else None
         size = obj.get("size") if isinstance(obj, dict) else None
-        if not isinstance(oid, str) or not _SHA256.fullmatch(oid) or isinstance(size, bool) \
-                or not isinstance(size, int) or size < 0:
-            objects.append({"oid": oid if isinstance(oid, str) else "", "size": size if isinstance(size, int) else 0,
-                            "error": {"code": 422, "message": "Invalid oid or size"}})
+        if (
+            not isinstance(oid, str)
+            or not _SHA256.fullmatch(oid)
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < 0
+        ):
+            objects.append(
+                {
+                    "oid": oid if isinstance(oid, str) else "",
+                    "size": size if isinstance(size, int) else 0,
+                    "error": {"code": 422, "message": "Invalid oid or size"},
+                }
+            )
             continue
         answer: dict = {"oid": oid, "size": size, "authenticated": True}
         if not req.hub.storage.repo_has_object(key, oid, size):
@@ -76,8 +86,9 @@ def lfs_batch(req: Request, key: str) -> None:
                 "verify": {"href": f"{req.base_url}/{key}.git/info/lfs/objects/verify", "expires_in": URL_TTL_S},
             }
         objects.append(answer)
-    req.send_json({"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
-                  content_type="application/vnd.git-lfs+json")
+    req.send_json(
+        {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}, content_type="application/vnd.git-lfs+json"
+    )
 
 
 def lfs_put(req: Request, oid: str) -> None:
@@ -97,8 +108,12 @@ def lfs_put(req: Request, oid: str) -> None:
 def lfs_verify(req: Request, key: str) -> None:
     payload = req.read_json_object()
     oid, size = payload.get("oid"), payload.get("size")
-    if not isinstance(oid, str) or isinstance(size, bool) or not isinstance(size, int) \
-            or not req.hub.storage.repo_has_object(key, oid, size):
+    if (
+        not isinstance(oid, str)
+        or isinstance(size, bool)
+        or not isinstance(size, int)
+        or not req.hub.storage.repo_has_object(key, oid, size)
+    ):
         raise HttpError(404, f"Object {oid} was not uploaded to this repo")
     req.send_json({}, content_type="application/vnd.git-lfs+json")
 
@@ -178,14 +193,24 @@ def commit(req: Request, key: str, rev: str) -> None:
             raise HttpError(400, f"Unsupported commit operation {op_key!r}")
     _check_committed_card(req, key, operations)
     new, pr_num = storage.commit(
-        key, rev, operations, title=header["summary"].strip(), message=header.get("description") or "",
-        author=req.user or "", parent_commit=header.get("parentCommit"), create_pr=req.query_flag("create_pr"),
+        key,
+        rev,
+        operations,
+        title=header["summary"].strip(),
+        message=header.get("description") or "",
+        author=req.user or "",
+        parent_commit=header.get("parentCommit"),
+        create_pr=req.query_flag("create_pr"),
         lfs_paths=frozenset(lfs_paths),
     )
-    req.send_json({
-        "success": True, "commitOid": new.oid, "commitUrl": f"{req.base_url}/{key}/commit/{new.oid}",
-        "pullRequestUrl": f"{req.base_url}/{key}/discussions/{pr_num}" if pr_num else None,
-    })
+    req.send_json(
+        {
+            "success": True,
+            "commitOid": new.oid,
+            "commitUrl": f"{req.base_url}/{key}/commit/{new.oid}",
+            "pullRequestUrl": f"{req.base_url}/{key}/discussions/{pr_num}" if pr_num else None,
+        }
+    )
 
 
 def _check_committed_card(req: Request, key: str, operations: list) -> None:
@@ -208,16 +233,27 @@ def resolve_file(req: Request, key: str, rev: str, path: str) -> None:
         raise HttpError(404, f"Entry not found: {path}", "EntryNotFound", headers={"X-Repo-Commit": commit.oid})
     if entry.lfs:
         expires = str(int(time.time()) + URL_TTL_S)
-        query = urlencode({"commit": commit.oid, "expires": expires,
-                           "sig": req.hub.sign("blob", entry.sha256, commit.oid, expires)})
+        query = urlencode(
+            {"commit": commit.oid, "expires": expires, "sig": req.hub.sign("blob", entry.sha256, commit.oid, expires)}
+        )
         location = f"{req.base_url}/_lfs/blob/{entry.sha256}?{query}"
-        req.send(302, b"", {**common, "Location": location, "ETag": f'"{entry.tree_oid}"',
-                            "X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": entry.size})
+        req.send(
+            302,
+            b"",
+            {
+                **common,
+                "Location": location,
+                "ETag": f'"{entry.tree_oid}"',
+                "X-Linked-Etag": f'"{entry.sha256}"',
+                "X-Linked-Size": entry.size,
+            },
+        )
         return
     disposition = f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}"
     with req.hub.storage.open_blob(entry.sha256) as stream:
-        req.send_file(stream, entry.size,
-                      headers={**common, "ETag": f'"{entry.git_oid}"', "Content-Disposition": disposition})
+        req.send_file(
+            stream, entry.size, headers={**common, "ETag": f'"{entry.git_oid}"', "Content-Disposition": disposition}
+        )
 
 
 def lfs_blob(req: Request, sha256: str) -> None:
@@ -228,8 +264,7 @@ def lfs_blob(req: Request, sha256: str) -> None:
         raise HttpError(404, "Blob not found")
     size = req.hub.storage.blob_path(sha256).stat().st_size
     with req.hub.storage.open_blob(sha256) as stream:
-        req.send_file(stream, size, headers={"X-Repo-Commit": commit, "Accept-Ranges": "bytes",
-                                             "ETag": f'"{sha256}"'})
+        req.send_file(stream, size, headers={"X-Repo-Commit": commit, "Accept-Ranges": "bytes", "ETag": f'"{sha256}"'})
 
 
 # ---- listings -------------------------------------------------------------------------------------------------------
@@ -244,8 +279,12 @@ def _entry_json(entry: st.FileEntry, last_commit: dict | None = None) -> dict:
 
 def _folder_json(commit: st.Commit, folder: str, last_commit: dict | None = None) -> dict:
     oids = sorted(f"{p}:{e.tree_oid}" for p, e in commit.tree.items() if p.startswith(folder + "/"))
-    data: dict = {"type": "directory", "oid": hashlib.sha1("\n".join(oids).encode()).hexdigest(), "size": 0,
-                  "path": folder}
+    data: dict = {
+        "type": "directory",
+        "oid": hashlib.sha1("\n".join(oids).encode()).hexdigest(),
+        "size": 0,
+        "path": folder,
+    }
     if last_commit is not None:
         data["lastCommit"] = last_commit
     return data
@@ -277,7 +316,7 @@ def tree(req: Request, key: str, rev: str = "main", path: str = "") -> None:
         raise HttpError(404, f"Entry not found: {folder}", "EntryNotFound", headers={"X-Repo-Commit": commit.oid})
     entries: dict[str, str] = {}  # path -> "file" | "directory"
     for file_path in files:
-        rel = file_path[len(prefix):].split("/")
+        rel = file_path[len(prefix) :].split("/")
         for depth in range(1, len(rel)):
             if recursive or depth == 1:
                 entries.setdefault(prefix + "/".join(rel[:depth]), "directory")
@@ -287,7 +326,7 @@ def tree(req: Request, key: str, rev: str = "main", path: str = "") -> None:
             entries[file_path] = "file"
     paths = sorted(entries)
     start = req.query_int("cursor")
-    page = paths[start:start + req.hub.tree_page_size]
+    page = paths[start : start + req.hub.tree_page_size]
     last = _last_commits(req, key, commit, page) if req.query_flag("expand") else {}
     items = [
         _entry_json(commit.tree[p], last.get(p)) if entries[p] == "file" else _folder_json(commit, p, last.get(p))
@@ -339,7 +378,9 @@ def commits(req: Request, key: str, rev: str = "main") -> None:
     commit = req.resolve(key, rev).commit
     history = list(req.hub.storage.history(key, commit.oid))
     start = req.query_int("cursor")
-    page = history[start:start + req.hub.commits_page_size]
-    items = [{"id": c.oid, "title": c.title, "message": c.message, "authors": [{"user": c.author}], "date": c.date}
-             for c in page]
+    page = history[start : start + req.hub.commits_page_size]
+    items = [
+        {"id": c.oid, "title": c.title, "message": c.message, "authors": [{"user": c.author}], "date": c.date}
+        for c in page
+    ]
     req.send_json(items, headers=_next_link(req, start + len(page), len(history)))

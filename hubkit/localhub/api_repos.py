@@ -24,11 +24,19 @@ _METADATA_FILE_LIMIT = 1024 * 1024
 
 def whoami(req: Request) -> None:
     user = req.user or ""
-    req.send_json({
-        "type": "user", "id": hashlib.sha1(user.encode()).hexdigest()[:24], "name": user,
-        "fullname": user, "email": None, "emailVerified": False, "isPro": False, "orgs": [],
-        "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": "write"}},
-    })
+    req.send_json(
+        {
+            "type": "user",
+            "id": hashlib.sha1(user.encode()).hexdigest()[:24],
+            "name": user,
+            "fullname": user,
+            "email": None,
+            "emailVerified": False,
+            "isPro": False,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "localhub", "role": "write"}},
+        }
+    )
 
 
 def validate_yaml(req: Request) -> None:
@@ -43,11 +51,16 @@ def validate_yaml(req: Request) -> None:
     if check.ok:
         req.send_json(body)
     elif "text/plain" in req.headers.get("Accept", ""):
-        req.send(400, "\n".join(check.errors).encode(), {"X-Error-Message": check.errors[0]},
-                 content_type="text/plain; charset=utf-8")
+        req.send(
+            400,
+            "\n".join(check.errors).encode(),
+            {"X-Error-Message": check.errors[0]},
+            content_type="text/plain; charset=utf-8",
+        )
     else:
-        req.send_json({"error": "; ".join(check.errors), **body}, status=400,
-                      headers={"X-Error-Message": check.errors[0]})
+        req.send_json(
+            {"error": "; ".join(check.errors), **body}, status=400, headers={"X-Error-Message": check.errors[0]}
+        )
 
 
 def _requested_repo(req: Request, payload: dict) -> tuple[str, str, str]:
@@ -120,9 +133,17 @@ def repo_info(req: Request, key: str, rev: str | None = None) -> None:
     repo_type, repo_id = st.split_repo_key(key)
     card = _card_data(req, commit)
     info: dict = {
-        "_id": hashlib.sha1(key.encode()).hexdigest()[:24], "id": repo_id, "author": repo_id.split("/")[0],
-        "sha": commit.oid, "lastModified": commit.date, "createdAt": meta["createdAt"], "private": meta["private"],
-        "gated": False, "disabled": False, "likes": 0, "siblings": siblings,
+        "_id": hashlib.sha1(key.encode()).hexdigest()[:24],
+        "id": repo_id,
+        "author": repo_id.split("/")[0],
+        "sha": commit.oid,
+        "lastModified": commit.date,
+        "createdAt": meta["createdAt"],
+        "private": meta["private"],
+        "gated": False,
+        "disabled": False,
+        "likes": 0,
+        "siblings": siblings,
         "usedStorage": sum(e.size for e in commit.tree.values()),
     }
     if card is not None:
@@ -140,8 +161,12 @@ def repo_info(req: Request, key: str, rev: str | None = None) -> None:
     elif repo_type == "dataset":
         info.update(downloads=0, tags=dataset_tags(card or {}))
     else:
-        info.update(sdk=meta.get("sdk"), tags=[meta.get("sdk") or "", "region:us"], subdomain=None,
-                    runtime=_space_runtime(commit, card))
+        info.update(
+            sdk=meta.get("sdk"),
+            tags=[meta.get("sdk") or "", "region:us"],
+            subdomain=None,
+            runtime=_space_runtime(commit, card),
+        )
     req.send_json(info)
 
 
@@ -149,8 +174,14 @@ def _space_runtime(commit: st.Commit, card: dict | None) -> dict:
     """A local Hub builds nothing: a Space is STOPPED once its app file exists (hubkit space --serve runs it)."""
     app_file = (card or {}).get("app_file") or "app.py"
     stage = "STOPPED" if app_file in commit.tree else "NO_APP_FILE"
-    return {"stage": stage, "hardware": {"current": None, "requested": "cpu-basic"}, "storage": None,
-            "gcTimeout": None, "replicas": {"current": 0, "requested": 1}, "devMode": False}
+    return {
+        "stage": stage,
+        "hardware": {"current": None, "requested": "cpu-basic"},
+        "storage": None,
+        "gcTimeout": None,
+        "replicas": {"current": 0, "requested": 1},
+        "devMode": False,
+    }
 
 
 def space_runtime(req: Request, key: str) -> None:

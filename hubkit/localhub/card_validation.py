@@ -175,6 +175,7 @@ def _check_space(data: dict, result: CardCheck) -> None:
             result.errors.append(f'"{key}" must be one of [{", ".join(SPACE_COLORS)}]')
     description = data.get("short_description")
     if description is not None and (not isinstance(description, str) or len(description) > SHORT_DESCRIPTION_MAX):
-        result.errors.append(f'"short_description" length must be less than or equal to {SHORT_DESCRIPTION_MAX}'
-                             " characters long")
+        result.errors.append(
+            f'"short_description" length must be less than or equal to {SHORT_DESCRIPTION_MAX} characters long'
+        )
     _check_repo_ids(data, "models", result)

@@ -30,7 +30,7 @@ def split_front_matter(text: str) -> tuple[str, str] | None:
         return None
     for index in range(1, len(lines)):
         if lines[index].strip() == "---":
-            return "".join(lines[1:index]), "".join(lines[index + 1:])
+            return "".join(lines[1:index]), "".join(lines[index + 1 :])
     return None
 
 

@@ -33,13 +33,19 @@ class Event:
         return cls(id=secrets.token_hex(12), type=kind, created_at=now_iso(), author=author, data=data)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "type": self.type, "createdAt": self.created_at, "author": self.author,
-                "data": self.data}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "createdAt": self.created_at,
+            "author": self.author,
+            "data": self.data,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Event:
-        return cls(id=data["id"], type=data["type"], created_at=data["createdAt"], author=data["author"],
-                   data=data["data"])
+        return cls(
+            id=data["id"], type=data["type"], created_at=data["createdAt"], author=data["author"], data=data["data"]
+        )
 
 
 def comment_event(author: str, text: str) -> Event:
@@ -81,10 +87,19 @@ class Discussion:
         return sum(e.type == "comment" for e in self.events)
 
     def to_json(self) -> dict:
-        return {"num": self.num, "title": self.title, "author": self.author, "createdAt": self.created_at,
-                "status": self.status, "isPullRequest": self.is_pull_request, "base": self.base,
-                "fromCommit": self.from_commit, "mergeCommitId": self.merge_commit_id,
-                "description": self.description, "events": [e.to_json() for e in self.events]}
+        return {
+            "num": self.num,
+            "title": self.title,
+            "author": self.author,
+            "createdAt": self.created_at,
+            "status": self.status,
+            "isPullRequest": self.is_pull_request,
+            "base": self.base,
+            "fromCommit": self.from_commit,
+            "mergeCommitId": self.merge_commit_id,
+            "description": self.description,
+            "events": [e.to_json() for e in self.events],
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Discussion:
@@ -92,10 +107,19 @@ class Discussion:
         description = data.get("description")
         if description is None:  # files written before the field existed: the opening comment
             description = next((e.data["latest"]["raw"] for e in events if e.type == "comment"), "")
-        return cls(num=data["num"], title=data["title"], author=data["author"], created_at=data["createdAt"],
-                   status=data["status"], is_pull_request=data["isPullRequest"], base=data.get("base"),
-                   from_commit=data.get("fromCommit"), merge_commit_id=data.get("mergeCommitId"),
-                   description=description, events=events)
+        return cls(
+            num=data["num"],
+            title=data["title"],
+            author=data["author"],
+            created_at=data["createdAt"],
+            status=data["status"],
+            is_pull_request=data["isPullRequest"],
+            base=data.get("base"),
+            from_commit=data.get("fromCommit"),
+            merge_commit_id=data.get("mergeCommitId"),
+            description=description,
+            events=events,
+        )
 
 
 class DiscussionStore:

@@ -277,7 +277,6 @@ class HttpHandler(BaseHTTPRequestHandler):
             remaining -= len(chunk)
 
 
-
 _MISSING = object()
 
 

@@ -95,9 +95,7 @@ class LocalHub:
     `commits_page_size`.
     """
 
-    def __init__(
-        self, httpd: _Server, storage: st.Storage, tokens: dict[str, str], lfs_uploads: bool, merge_mode: str
-    ):
+    def __init__(self, httpd: _Server, storage: st.Storage, tokens: dict[str, str], lfs_uploads: bool, merge_mode: str):
         self._httpd = httpd
         self.storage = storage
         self.root = storage.root
@@ -209,8 +207,7 @@ class LocalHub:
 
     def signed_and_fresh(self, signature: str, expires: str, *parts: str) -> bool:
         """Checks a URL this server handed out (LFS upload or blob download): its signature, then its expiry."""
-        return (hmac.compare_digest(signature, self.sign(*parts)) and expires.isdigit()
-                and int(expires) > time.time())
+        return hmac.compare_digest(signature, self.sign(*parts)) and expires.isdigit() and int(expires) > time.time()
 
     def body_limit(self, kind: str) -> int:
         """How many body bytes a route of this kind may read (see routes: NO_BODY, JSON, COMMIT, UPLOAD)."""

@@ -63,10 +63,41 @@ except ImportError:  # pragma: no cover - Windows
 DEFAULT_GITATTRIBUTES = "".join(
     f"{pattern} filter=lfs diff=lfs merge=lfs -text\n"
     for pattern in (
-        "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*",
-        "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb",
-        "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "saved_model/**/*", "*.tar.*",
-        "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
+        "*.7z",
+        "*.arrow",
+        "*.bin",
+        "*.bz2",
+        "*.ckpt",
+        "*.ftz",
+        "*.gz",
+        "*.h5",
+        "*.joblib",
+        "*.lfs.*",
+        "*.mlmodel",
+        "*.model",
+        "*.msgpack",
+        "*.npy",
+        "*.npz",
+        "*.onnx",
+        "*.ot",
+        "*.parquet",
+        "*.pb",
+        "*.pickle",
+        "*.pkl",
+        "*.pt",
+        "*.pth",
+        "*.rar",
+        "*.safetensors",
+        "saved_model/**/*",
+        "*.tar.*",
+        "*.tar",
+        "*.tflite",
+        "*.tgz",
+        "*.wasm",
+        "*.xz",
+        "*.zip",
+        "*.zst",
+        "*tfevents*",
     )
 )
 #: Files at least this large are stored as LFS whatever their name (the Hub's rule).
@@ -138,8 +169,10 @@ def split_repo_key(key: str) -> tuple[str, str]:
 
 def validate_repo_id(repo_id: str) -> tuple[str, str]:
     parts = repo_id.split("/")
-    if len(parts) != 2 or not all(_NAME_RE.match(p) for p in parts) or any(
-        ".." in p or "--" in p or p.endswith(".git") for p in parts
+    if (
+        len(parts) != 2
+        or not all(_NAME_RE.match(p) for p in parts)
+        or any(".." in p or "--" in p or p.endswith(".git") for p in parts)
     ):
         raise InvalidRequest(
             f"Invalid repo id {repo_id!r}: expected 'namespace/name' of letters, digits, '-', '_', '.'"
@@ -153,8 +186,14 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 def validate_ref_name(name: str, kind: str = "tag") -> str:
     """git's ref-name rules (git check-ref-format) for a branch or tag name; InvalidRequest otherwise."""
     problems = (
-        not name or name == "@" or name.startswith(("/", "refs/", "-")) or name.endswith(("/", "."))
-        or ".." in name or "//" in name or "@{" in name or _REF_FORBIDDEN.search(name)
+        not name
+        or name == "@"
+        or name.startswith(("/", "refs/", "-"))
+        or name.endswith(("/", "."))
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+        or _REF_FORBIDDEN.search(name)
         or any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
     )
     if problems:
@@ -480,8 +519,8 @@ class Storage:
         refs = self.refs(repo_id)
         rev = revision
         for prefix, kind in (("refs/heads/", "branches"), ("refs/tags/", "tags")):
-            if rev.startswith(prefix) and rev[len(prefix):] in refs[kind]:
-                name = rev[len(prefix):]
+            if rev.startswith(prefix) and rev[len(prefix) :] in refs[kind]:
+                name = rev[len(prefix) :]
                 return Resolved(self.get_commit(repo_id, refs[kind][name]), f"{prefix}{name}")
         match = re.fullmatch(r"refs/pr/(\d+)", rev)
         if match and match.group(1) in refs["prs"]:
@@ -513,7 +552,12 @@ class Storage:
             current = commit.parents[0] if commit.parents else None
 
     def _write_commit(
-        self, repo_dir: Path, parents: tuple[str, ...], tree: dict[str, FileEntry], title: str, message: str,
+        self,
+        repo_dir: Path,
+        parents: tuple[str, ...],
+        tree: dict[str, FileEntry],
+        title: str,
+        message: str,
         author: str,
     ) -> Commit:
         date = now_iso()
@@ -533,7 +577,7 @@ class Storage:
     def _writable_ref(self, repo_id: str, revision: str) -> tuple[str, str]:
         """(kind, name) of the ref a commit to `revision` moves: a branch or an open pull request."""
         refs = self.refs(repo_id)
-        rev = revision[len("refs/heads/"):] if revision.startswith("refs/heads/") else revision
+        rev = revision[len("refs/heads/") :] if revision.startswith("refs/heads/") else revision
         if rev in refs["branches"]:
             return "branches", rev
         match = re.fullmatch(r"refs/pr/(\d+)", rev)
@@ -615,9 +659,15 @@ class Storage:
             pr_num = None
             if create_pr:
                 pr_num = self._open_discussion(
-                    repo_id, title=title, description=message, author=author, pull_request=True,
-                    base=f"refs/heads/{name}" if kind == "branches" else f"refs/pr/{name}", status="open",
-                    head=new.oid, from_commit=head.oid,
+                    repo_id,
+                    title=title,
+                    description=message,
+                    author=author,
+                    pull_request=True,
+                    base=f"refs/heads/{name}" if kind == "branches" else f"refs/pr/{name}",
+                    status="open",
+                    head=new.oid,
+                    from_commit=head.oid,
                 )
             else:
                 refs = self.refs(repo_id)
@@ -680,8 +730,17 @@ class Storage:
         return self._discussions(repo_id).list()
 
     def _open_discussion(
-        self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool, base: str | None,
-        status: str, head: str | None = None, from_commit: str | None = None,
+        self,
+        repo_id: str,
+        *,
+        title: str,
+        description: str,
+        author: str,
+        pull_request: bool,
+        base: str | None,
+        status: str,
+        head: str | None = None,
+        from_commit: str | None = None,
     ) -> int:
         """Must run under the repo lock."""
         store = self._discussions(repo_id)
@@ -695,8 +754,16 @@ class Storage:
         if pull_request and head is not None:
             events.append(commit_event(author, title, head))
         discussion = Discussion(
-            num=num, title=title, author=author, created_at=now_iso(), status=status, is_pull_request=pull_request,
-            base=base, from_commit=from_commit, description=description, events=tuple(events),
+            num=num,
+            title=title,
+            author=author,
+            created_at=now_iso(),
+            status=status,
+            is_pull_request=pull_request,
+            base=base,
+            from_commit=from_commit,
+            description=description,
+            events=tuple(events),
         )
         # the discussion file first, then the ref: a PR ref never points at a missing discussion
         store.save(discussion)
@@ -704,13 +771,16 @@ class Storage:
             self._write_refs(repo_id, refs)
         return num
 
-    def create_discussion(
-        self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool
-    ) -> int:
+    def create_discussion(self, repo_id: str, *, title: str, description: str, author: str, pull_request: bool) -> int:
         with self.repo_lock(repo_id):
             return self._open_discussion(
-                repo_id, title=title, description=description, author=author, pull_request=pull_request,
-                base="refs/heads/main" if pull_request else None, status="draft" if pull_request else "open",
+                repo_id,
+                title=title,
+                description=description,
+                author=author,
+                pull_request=pull_request,
+                base="refs/heads/main" if pull_request else None,
+                status="draft" if pull_request else "open",
             )
 
     def comment(self, repo_id: str, num: int, author: str, text: str) -> Event:
@@ -765,9 +835,9 @@ class Storage:
                 raise InvalidRequest(f"Pull request #{num} is {discussion.status}")
             refs = self.refs(repo_id)
             base = discussion.base or ""
-            if not base.startswith("refs/heads/") or base[len("refs/heads/"):] not in refs["branches"]:
+            if not base.startswith("refs/heads/") or base[len("refs/heads/") :] not in refs["branches"]:
                 raise InvalidRequest(f"Base {base} of pull request #{num} is not a branch")
-            branch = base[len("refs/heads/"):]
+            branch = base[len("refs/heads/") :]
             base_head = self.get_commit(repo_id, refs["branches"][branch])
             pr_head = self.get_commit(repo_id, refs["prs"][str(num)])
             origin_oid = discussion.from_commit or base_head.oid
@@ -822,4 +892,4 @@ def _changed_paths(before: dict[str, FileEntry], after: dict[str, FileEntry]) ->
 
 def _chunks(data: bytes) -> Iterator[bytes]:
     for start in range(0, len(data), _CHUNK):
-        yield data[start:start + _CHUNK]
+        yield data[start : start + _CHUNK]

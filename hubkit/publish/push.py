@@ -270,15 +270,35 @@ def push(
     check_repo_id((repo_id or "").strip())
     with tempfile.TemporaryDirectory(prefix="hubkit-push-") as scratch:
         return _push(
-            run, repo_id, Path(scratch), tag=tag, private=private, dry_run=dry_run, create_pr=create_pr,
-            keep_remote=keep_remote, endpoint=endpoint, token=token, tolerance=tolerance,
+            run,
+            repo_id,
+            Path(scratch),
+            tag=tag,
+            private=private,
+            dry_run=dry_run,
+            create_pr=create_pr,
+            keep_remote=keep_remote,
+            endpoint=endpoint,
+            token=token,
+            tolerance=tolerance,
             say=progress or (lambda message: None),
         )
 
 
 def _push(
-    run: Path, repo_id: str, scratch: Path, *, tag, private, dry_run, create_pr, keep_remote, endpoint, token,
-    tolerance, say,
+    run: Path,
+    repo_id: str,
+    scratch: Path,
+    *,
+    tag,
+    private,
+    dry_run,
+    create_pr,
+    keep_remote,
+    endpoint,
+    token,
+    tolerance,
+    say,
 ) -> PushResult:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
@@ -321,8 +341,17 @@ def _push(
         f"{counts['unchanged']} unchanged, {len(deletions)} to delete ({plan.bytes_to_upload / 1e6:.1f} MB to upload)"
     )
     result = PushResult(
-        repo_id, endpoint, dry_run, "pr" if create_pr else "direct", plan, staging.skipped, base_commit=head, tag=tag,
-        deletions=deletions, card_rerendered=card.rerendered, yaml_warnings=tuple(yaml_warnings),
+        repo_id,
+        endpoint,
+        dry_run,
+        "pr" if create_pr else "direct",
+        plan,
+        staging.skipped,
+        base_commit=head,
+        tag=tag,
+        deletions=deletions,
+        card_rerendered=card.rerendered,
+        yaml_warnings=tuple(yaml_warnings),
     )
     has_changes = plan.has_changes or bool(deletions)
 
@@ -347,10 +376,13 @@ def _push(
     content = content_hash(staging, deletions)
     pr_num, pr_url, commit = None, None, None
     if create_pr:
+
         def fits(pr_head: str) -> bool:
             return matches_plan(plan, tree_of(api, repo_id, pr_head), staging, deletions)
 
-        pr_num, pr_url, commit = _reuse_or_close_own_prs(api, repo_id, user.name, content, head, fits, result, step, say)
+        pr_num, pr_url, commit = _reuse_or_close_own_prs(
+            api, repo_id, user.name, content, head, fits, result, step, say
+        )
     if commit is None:
         # One commit with every new, changed and deleted file, on top of exactly the head the plan was made against.
         by_path = staging.by_path()
@@ -362,8 +394,13 @@ def _push(
         info = step(
             "the commit" if not create_pr else "opening the pull request",
             lambda: api.create_commit(
-                repo_id, operations, commit_message=title, commit_description=description, revision=MAIN,
-                create_pr=create_pr, parent_commit=head,
+                repo_id,
+                operations,
+                commit_message=title,
+                commit_description=description,
+                revision=MAIN,
+                create_pr=create_pr,
+                parent_commit=head,
             ),
         )
         commit, pr_num, pr_url = info.oid, info.pr_num, info.pr_url
@@ -372,8 +409,17 @@ def _push(
     if create_pr:
         result.pr_url, result.pr_num = pr_url, pr_num
         say(f"{'reusing' if result.reused_pr else 'opened'} PR #{pr_num} at commit {commit[:12]}: {pr_url}")
-        _smoke_or_fail(repo_id, commit, endpoint, token, tolerance, result, f"PR #{pr_num} left open, {MAIN} unchanged",
-                       say, pinned=True)
+        _smoke_or_fail(
+            repo_id,
+            commit,
+            endpoint,
+            token,
+            tolerance,
+            result,
+            f"PR #{pr_num} left open, {MAIN} unchanged",
+            say,
+            pinned=True,
+        )
         _merge(api, repo_id, pr_num, commit, head, result, step, say)
     else:
         result.main_sha = commit
@@ -381,8 +427,17 @@ def _push(
 
     # The card's blocks once more, unedited, against main (what a user who copies them gets).
     published = result.main_sha or ""
-    report = _smoke_or_fail(repo_id, MAIN, endpoint, token, tolerance, result,
-                            f"{MAIN} now holds {published[:12]}; not tagged", say, pinned=False)
+    report = _smoke_or_fail(
+        repo_id,
+        MAIN,
+        endpoint,
+        token,
+        tolerance,
+        result,
+        f"{MAIN} now holds {published[:12]}; not tagged",
+        say,
+        pinned=False,
+    )
     if not create_pr:
         result.smoke = report  # the commit went straight to main: this run is the one that tested it
     if report.commit != published:
@@ -410,11 +465,15 @@ def _smoke_or_fail(repo_id, revision, endpoint, token, tolerance, result, where,
         raise SmokeTestFailed(f"smoke test failed at {at} ({where}): {report.first_failure()}", report, result)
     if pinned:
         changed = sum(1 for b in report.blocks for line in b.pinned_diff.splitlines()[2:] if line.startswith("+"))
-        say(f"declared edit: revision={revision[:12]} pinned on {changed} line(s) of {len(report.blocks)} block(s); "
-            "checked to be the only difference (diff in --json)")
+        say(
+            f"declared edit: revision={revision[:12]} pinned on {changed} line(s) of {len(report.blocks)} block(s); "
+            "checked to be the only difference (diff in --json)"
+        )
     skipped = [b for b in report.blocks if b.status == "skipped"]
-    say(f"smoke test: {report.checked} printed values match the card's `# ->` answers"
-        + "".join(f"; block {b.index} skipped: {b.reason}" for b in skipped))
+    say(
+        f"smoke test: {report.checked} printed values match the card's `# ->` answers"
+        + "".join(f"; block {b.index} skipped: {b.reason}" for b in skipped)
+    )
     return report
 
 
@@ -428,8 +487,10 @@ def _reuse_or_close_own_prs(api, repo_id, user, content, head, fits, result, ste
             reuse = pr
             continue
         why = "superseded: main moved since it was planned" if pr.base != head else "superseded by a newer PR"
-        step(f"closing stale PR #{pr.num}",
-             lambda pr=pr, why=why: api.change_discussion_status(repo_id, pr.num, "closed", comment=f"hubkit: {why}"))
+        step(
+            f"closing stale PR #{pr.num}",
+            lambda pr=pr, why=why: api.change_discussion_status(repo_id, pr.num, "closed", comment=f"hubkit: {why}"),
+        )
         closed.append(pr.num)
         say(f"closed stale PR #{pr.num} ({why})")
     result.closed_prs = tuple(closed)
@@ -443,8 +504,12 @@ def _merge(api, repo_id, pr_num, tested, base, result, step, say) -> None:
     """Merge PR `pr_num` when main is still `base`; then check the merged commit is exactly the tested tree."""
 
     def lost_to(now: str | None) -> HubkitError:
-        step(f"closing PR #{pr_num}", lambda: api.change_discussion_status(
-            repo_id, pr_num, "closed", comment=f"hubkit: {MAIN} moved to {now} since the plan; closed unmerged"))
+        step(
+            f"closing PR #{pr_num}",
+            lambda: api.change_discussion_status(
+                repo_id, pr_num, "closed", comment=f"hubkit: {MAIN} moved to {now} since the plan; closed unmerged"
+            ),
+        )
         result.closed_prs = (*result.closed_prs, pr_num)
         return HubkitError(
             f"{MAIN} moved since the plan: another push won with commit {(now or '')[:12]}; PR #{pr_num} closed, "
@@ -470,12 +535,17 @@ def _merge(api, repo_id, pr_num, tested, base, result, step, say) -> None:
     if merged is None:
         raise HubkitError(f"after merging PR #{pr_num}, {MAIN} has no commit; not tagging")
     # The Hub squash-merges into a new commit: tag it only if it holds the tested bytes on top of the planned base.
-    differ = step("comparing the merged tree", lambda: tree_difference(
-        tree_of(api, repo_id, merged), tree_of(api, repo_id, tested)))
+    differ = step(
+        "comparing the merged tree",
+        lambda: tree_difference(tree_of(api, repo_id, merged), tree_of(api, repo_id, tested)),
+    )
     parent = step("reading main's history", lambda: first_parent(api, repo_id, merged)) if merged != tested else base
     if differ or parent != base:
-        what = f"{len(differ)} file(s) differ from the tested head ({', '.join(differ[:3])})" if differ else (
-            f"its parent is {(parent or 'none')[:12]}, not the planned {(base or 'none')[:12]}")
+        what = (
+            f"{len(differ)} file(s) differ from the tested head ({', '.join(differ[:3])})"
+            if differ
+            else (f"its parent is {(parent or 'none')[:12]}, not the planned {(base or 'none')[:12]}")
+        )
         raise HubkitError(
             f"after merging PR #{pr_num}, {MAIN} ({merged[:12]}) is not the tested commit's tree: {what}; "
             f"another push may have merged at the same time; not tagging"

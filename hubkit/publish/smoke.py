@@ -146,12 +146,14 @@ def _number(text: str) -> float | None:
 
 
 def matches(claimed: str, got: str, tolerance: float) -> str:
-    """"" when `got` (what was printed) matches the `# ->` claim, else the reason."""
+    """ "" when `got` (what was printed) matches the `# ->` claim, else the reason."""
     got_text, claimed_text = _oneline(got), _oneline(claimed)
     a, b = _number(claimed_text), _number(got_text)
     if a is not None and b is not None:
         allowed = max(tolerance, 5e-5)  # the card prints scores rounded to 4 decimals
-        return "" if abs(a - b) <= allowed else f"printed {got_text}, card claims {claimed_text} (off by {abs(a - b):.4g})"
+        return (
+            "" if abs(a - b) <= allowed else f"printed {got_text}, card claims {claimed_text} (off by {abs(a - b):.4g})"
+        )
     return "" if got_text == claimed_text else f"printed {got_text!r}, card claims {claimed_text!r}"
 
 
@@ -165,7 +167,9 @@ def check_block(index: int, code: str, printed: list[tuple[int, str]], tolerance
         site = next((s for s in sites if s.first <= lineno <= s.last), None)
         source = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else "?"
         if site is None or site.expected is None:
-            rows.append(SmokeRow(index, lineno, source, None, text, False, f"printed {_oneline(text)!r} with no `# ->`"))
+            rows.append(
+                SmokeRow(index, lineno, source, None, text, False, f"printed {_oneline(text)!r} with no `# ->`")
+            )
             continue
         seen.add(site.first)
         reason = matches(site.expected, text, tolerance)
@@ -209,9 +213,21 @@ def prepare_blocks(readme: str, pin_to: str | None) -> list[PreparedBlock]:
 def _child_env(endpoint: str, token: str | None, hf_home: str) -> dict[str, str]:
     """The parent's environment minus anything that would reuse a cache, go offline or pick another token."""
     drop = {
-        "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE", "HF_ASSETS_CACHE", "TRANSFORMERS_CACHE",
-        "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
-        "HF_TOKEN_PATH", "HF_OIDC_RESOURCE", "HF_OIDC_ID_TOKEN", "HF_ENDPOINT",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_XET_CACHE",
+        "HF_ASSETS_CACHE",
+        "TRANSFORMERS_CACHE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_TOKEN_PATH",
+        "HF_OIDC_RESOURCE",
+        "HF_OIDC_ID_TOKEN",
+        "HF_ENDPOINT",
     }
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
@@ -283,9 +299,10 @@ def smoke_test(
         prepared = prepare_blocks(readme, commit if pin else None)
         job = Path(tmp) / "job.json"
         out_path = Path(tmp) / "result.json"
-        job.write_text(json.dumps([
-            {"label": p.block.label, "code": p.code, "pipeline_task": p.pipeline_task} for p in prepared
-        ]), encoding="utf-8")
+        job.write_text(
+            json.dumps([{"label": p.block.label, "code": p.code, "pipeline_task": p.pipeline_task} for p in prepared]),
+            encoding="utf-8",
+        )
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "hubkit.publish.smoke", str(job), str(out_path)],
@@ -312,8 +329,17 @@ def smoke_test(
             continue
         block_rows = check_block(index, p.code, [tuple(x) for x in result["printed"]], tolerance)
         if result.get("error"):
-            block_rows.append(SmokeRow(index, result.get("error_line") or 0, "", None, None, False,
-                                       f"raised {scrub(result['error'], token)}"))
+            block_rows.append(
+                SmokeRow(
+                    index,
+                    result.get("error_line") or 0,
+                    "",
+                    None,
+                    None,
+                    False,
+                    f"raised {scrub(result['error'], token)}",
+                )
+            )
         if not block_rows:
             block_rows.append(SmokeRow(index, 0, "", None, None, False, "prints nothing to check"))
         failed = any(not r.ok for r in block_rows)
@@ -370,7 +396,9 @@ def _run_block(label: str, code: str) -> dict:
         frame = sys._getframe(1)
         while frame is not None and frame.f_code.co_filename != label:
             frame = frame.f_back
-        printed.append((frame.f_lineno if frame is not None else 0, (sep if sep is not None else " ").join(map(str, args))))
+        printed.append(
+            (frame.f_lineno if frame is not None else 0, (sep if sep is not None else " ").join(map(str, args)))
+        )
         builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
 
     namespace = {"__name__": "__main__", "__builtins__": {**vars(builtins), "print": recording_print}}

@@ -135,8 +135,10 @@ def _hash_file(path: Path, size: int, token: bytes | None) -> tuple[str, str]:
             found = find_secrets_in_bytes(window) if is_text else []
             if found:
                 line = lines_before_tail + found[0].line
-                raise HubkitError(f"refusing to push {path.name}: line {line} holds something that looks like a "
-                                  f"{found[0].description}")
+                raise HubkitError(
+                    f"refusing to push {path.name}: line {line} holds something that looks like a "
+                    f"{found[0].description}"
+                )
             lines_before_tail += window.count(b"\n") - window[-keep:].count(b"\n")
             tail = window[-keep:]
     return sha256.hexdigest(), sha1.hexdigest()

@@ -93,8 +93,10 @@ def check_front_matter(metadata: dict[str, Any], files: Mapping[str, str], model
     description = metadata.get("short_description")
     if description and len(str(description)) > SHORT_DESCRIPTION_MAX:
         problems.append(
-            LintProblem("space-metadata", f"short_description has {len(str(description))} characters; the Hub "
-                        f"allows {SHORT_DESCRIPTION_MAX}")
+            LintProblem(
+                "space-metadata",
+                f"short_description has {len(str(description))} characters; the Hub allows {SHORT_DESCRIPTION_MAX}",
+            )
         )
     for key in ("colorFrom", "colorTo"):
         if key in metadata and metadata[key] not in COLORS:
@@ -149,7 +151,9 @@ def check_requirements(text: str | None) -> list[LintProblem]:
             inside = False
         if not inside:
             problems.append(
-                LintProblem("space-requirements", f"transformers=={pins['transformers']} is outside hubkit's pin "
-                            f"transformers{TRANSFORMERS_PIN}")
+                LintProblem(
+                    "space-requirements",
+                    f"transformers=={pins['transformers']} is outside hubkit's pin transformers{TRANSFORMERS_PIN}",
+                )
             )
     return problems

@@ -130,8 +130,12 @@ def read_model(api, model_id: str, step) -> PublishedModel:
     commit = step(f"reading {model_id}", head)
     with tempfile.TemporaryDirectory(prefix="hubkit-space-") as cache:
         config_bytes = step("downloading config.json", lambda: _download(api, model_id, "config.json", commit, cache))
-        record_bytes = step(f"downloading {RECORD_FILENAME}", lambda: _download(api, model_id, RECORD_FILENAME, commit, cache))
-        card_bytes = step(f"downloading {CARD_FILENAME}", lambda: _download(api, model_id, CARD_FILENAME, commit, cache))
+        record_bytes = step(
+            f"downloading {RECORD_FILENAME}", lambda: _download(api, model_id, RECORD_FILENAME, commit, cache)
+        )
+        card_bytes = step(
+            f"downloading {CARD_FILENAME}", lambda: _download(api, model_id, CARD_FILENAME, commit, cache)
+        )
     if config_bytes is None:
         raise HubkitError(f"{model_id} has no config.json: not a transformers model, nothing to demo")
     try:
@@ -145,7 +149,9 @@ def read_model(api, model_id: str, step) -> PublishedModel:
             f"*{QA_SUFFIX} model"
         )
     if record_bytes is None:
-        raise HubkitError(f"{model_id} has no {RECORD_FILENAME}: publish it with `hubkit push` so the demo has its examples")
+        raise HubkitError(
+            f"{model_id} has no {RECORD_FILENAME}: publish it with `hubkit push` so the demo has its examples"
+        )
     try:
         record = RunRecord.from_dict(json.loads(record_bytes), source=f"{model_id}/{RECORD_FILENAME}")
     except ValueError:
@@ -193,7 +199,10 @@ def plan_files(space: SpaceFiles, record: RunRecord, remote_tree) -> tuple[list[
         data = text.encode("utf-8")
         staged.append(
             StagedFile(
-                name, Path(name), len(data), hashlib.sha256(data).hexdigest(),
+                name,
+                Path(name),
+                len(data),
+                hashlib.sha256(data).hexdigest(),
                 hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
             )
         )
@@ -337,7 +346,9 @@ def publish_space(
     say(f"authenticated as {user.name} at {api.endpoint}")
     if not user.can_write() and not dry_run:
         raise HubkitError(f"the token of {user.name} is read-only; publishing a Space needs a write token")
-    say(f"model {model.model_id}@{model.commit[:12]}: {model.architecture}, {len(model.record.smoke_examples)} examples")
+    say(
+        f"model {model.model_id}@{model.commit[:12]}: {model.architecture}, {len(model.record.smoke_examples)} examples"
+    )
     exists, head = check_space_id(api, space.space_id, step)
     say(f"rendered and linted {', '.join(space.files)} (gradio {space.sdk_version})")
     result = SpaceResult(
@@ -348,9 +359,12 @@ def publish_space(
         result.folder = Path(out)
 
     tree = (
-        step("listing the Space's files", lambda: list(api.list_repo_tree(
-            space.space_id, repo_type="space", recursive=True, revision=head)))
-        if head else []
+        step(
+            "listing the Space's files",
+            lambda: list(api.list_repo_tree(space.space_id, repo_type="space", recursive=True, revision=head)),
+        )
+        if head
+        else []
     )
     result.files, result.remote_only = plan_files(space, model.record, tree)
     changes = [f for f in result.files if f["status"] != "unchanged"]
@@ -367,7 +381,9 @@ def publish_space(
         result.created = True
         say(f"created Space {space.space_id} (sdk {SDK})")
         _, head = check_space_id(api, space.space_id, step)
-        tree = list(api.list_repo_tree(space.space_id, repo_type="space", recursive=True, revision=head)) if head else []
+        tree = (
+            list(api.list_repo_tree(space.space_id, repo_type="space", recursive=True, revision=head)) if head else []
+        )
         result.base_commit = head
         result.files, result.remote_only = plan_files(space, model.record, tree)
         changes = [f for f in result.files if f["status"] != "unchanged"]

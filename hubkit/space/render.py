@@ -67,7 +67,11 @@ def installed_gradio_version() -> str:
 
 def short_description(model_name: str) -> str:
     """A one-line description of at most SHORT_DESCRIPTION_MAX characters."""
-    for text in (f"Ask {model_name} a question about a text", f"Try {model_name}", "Extractive question answering demo"):
+    for text in (
+        f"Ask {model_name} a question about a text",
+        f"Try {model_name}",
+        "Extractive question answering demo",
+    ):
         if len(text) <= SHORT_DESCRIPTION_MAX:
             return text
     raise AssertionError("unreachable: the last description is short")

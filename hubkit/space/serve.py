@@ -42,8 +42,15 @@ def app_env(model_id: str | None, host: str, port: int, base: dict[str, str] | N
     return env
 
 
-def start_app(folder: str | Path, model_id: str | None = None, *, host: str = "127.0.0.1", port: int = 7860,
-              env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+def start_app(
+    folder: str | Path,
+    model_id: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    env: dict[str, str] | None = None,
+    **popen,
+) -> subprocess.Popen:
     """Start `python app.py` in `folder` (a Space) in the background; see `wait_until_up`."""
     folder = Path(folder)
     if not (folder / APP_FILE).is_file():

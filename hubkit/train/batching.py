@@ -20,8 +20,9 @@ short sentences is not padded to the one long passage drawn beside them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 from ..errors import HubkitError
 
@@ -148,12 +149,15 @@ def sample_batches(features, tokenizer, device_type: str, micro: int, count: int
     if not order:
         return []
     collate = training_collator(tokenizer, device_type)
-    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
-               if c in features.column_names]
+    columns = [
+        c
+        for c in ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
+        if c in features.column_names
+    ]
     batches = []
     for k in range(count):
         middle = order[(2 * k + 1) * len(order) // (2 * count)]
         rank = order.index(middle)
-        rows = order[max(0, rank - micro // 2): max(0, rank - micro // 2) + micro]
+        rows = order[max(0, rank - micro // 2) : max(0, rank - micro // 2) + micro]
         batches.append(collate([{c: features[i][c] for c in columns} for i in rows]))
     return batches

@@ -69,7 +69,7 @@ class DatasetSpec(_Section):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "DatasetSpec":
+    def _check(self) -> DatasetSpec:
         allowed = KINDS[self.kind].formats
         if self.format not in allowed:
             raise ValueError(f"format {self.format!r} is not one of {', '.join(allowed)} for {self.kind}")
@@ -107,7 +107,8 @@ class TrainingSection(_Section):
         "auto", description="auto: bf16 only where the hardware does it natively (hubkit.train.precision)"
     )
     micro_batch: Optional[Union[int, Literal["auto"]]] = Field(
-        None, description="rows per forward pass; unset: auto on GPUs, the configured split on CPUs (hubkit.train.batching)"
+        None,
+        description="rows per forward pass; unset: auto on GPUs, the configured split on CPUs (hubkit.train.batching)",
     )
     logging_steps: int = Field(50, gt=0)
 
@@ -132,7 +133,7 @@ class TrainingSection(_Section):
         return v
 
     @model_validator(mode="after")
-    def _stride_fits(self) -> "TrainingSection":
+    def _stride_fits(self) -> TrainingSection:
         if self.doc_stride >= self.max_length:
             raise ValueError(f"doc_stride ({self.doc_stride}) must be smaller than max_length ({self.max_length})")
         return self
@@ -235,4 +236,3 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise HubkitError(f"{path}: {describe_validation_error(exc, '(config)')}") from None
     config._folder = path.resolve().parent
     return config
-

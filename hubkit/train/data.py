@@ -95,7 +95,9 @@ def prepare_data(
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-def _read(spec: DatasetSpec, kind: DatasetKind, base_dir: Optional[Path]) -> tuple[datasets.Dataset, str, Optional[str]]:
+def _read(
+    spec: DatasetSpec, kind: DatasetKind, base_dir: Optional[Path]
+) -> tuple[datasets.Dataset, str, Optional[str]]:
     """The raw rows (first `limit` of them), what was read (path as configured, or Hub id) and its checksum."""
     if spec.path is None:
         raw = _read_hub(spec, kind)
@@ -203,8 +205,10 @@ def _check_offsets(example: dict, spec: DatasetSpec, index: int) -> None:
     """Every answer must sit at its character offset, or the model would learn the wrong span."""
     context, answers = example["context"], example["answers"]
     if len(answers["text"]) != len(answers["answer_start"]) or not answers["text"]:
-        raise HubkitError(f"dataset {spec.name}: row {index} has {len(answers['text'])} answer texts but "
-                          f"{len(answers['answer_start'])} offsets")
+        raise HubkitError(
+            f"dataset {spec.name}: row {index} has {len(answers['text'])} answer texts but "
+            f"{len(answers['answer_start'])} offsets"
+        )
     for text, start in zip(answers["text"], answers["answer_start"]):
         if not text or start < 0 or context[start : start + len(text)] != text:
             raise HubkitError(

@@ -111,7 +111,7 @@ def requested_accelerate_cpu_processes(parent_cmdline: Optional[list[str]] = Non
     from accelerate.commands.launch import launch_command_parser
 
     try:
-        args, _ = launch_command_parser().parse_known_args(argv[argv.index("launch") + 1:])
+        args, _ = launch_command_parser().parse_known_args(argv[argv.index("launch") + 1 :])
     except SystemExit:
         return 0
     if args.mpirun_hostfile is not None:  # accelerate's own multi-CPU path (mpirun) is running the processes
@@ -145,9 +145,18 @@ def relaunch_accelerate_cpu() -> None:
     if port in ("", "0"):  # `--main_process_port 0`: any free port
         port = str(_free_port())
     argv = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-        "--master_addr", os.environ.get("MASTER_ADDR", "127.0.0.1"), "--master_port", port,
-        "-m", "hubkit", *sys.argv[1:],
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(processes),
+        "--master_addr",
+        os.environ.get("MASTER_ADDR", "127.0.0.1"),
+        "--master_port",
+        port,
+        "-m",
+        "hubkit",
+        *sys.argv[1:],
     ]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -88,8 +88,9 @@ def evaluate_qa(
     if len(examples) == 0:
         raise HubkitError("no eval examples to evaluate on")
     if features is None:
-        features = tokenize_for_eval(examples, tokenizer, max_length=max_length, doc_stride=doc_stride,
-                                     progress=progress)
+        features = tokenize_for_eval(
+            examples, tokenizer, max_length=max_length, doc_stride=doc_stride, progress=progress
+        )
     lengths = [len(ids) for ids in features["input_ids"][:]]
     by_length = sorted(range(len(lengths)), key=lengths.__getitem__)  # similar lengths batched together
     inputs = features.select_columns([c for c in _MODEL_INPUTS if c in features.column_names]).select(by_length)
@@ -121,7 +122,9 @@ def evaluate_qa(
                 out = model(**batch)
                 n, width = batch["input_ids"].shape
                 start, end = _masked(out.start_logits, batch), _masked(out.end_logits, batch)
-                losses = (F.cross_entropy(start, starts, reduction="none") + F.cross_entropy(end, ends, reduction="none")) / 2
+                losses = (
+                    F.cross_entropy(start, starts, reduction="none") + F.cross_entropy(end, ends, reduction="none")
+                ) / 2
                 rows = by_length[row : row + n]  # back to the features' own order
                 feature_losses[rows] = losses.double().cpu().numpy()
                 start_logits[rows, :width] = start.cpu().numpy()

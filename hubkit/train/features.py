@@ -12,11 +12,15 @@ its own longest row, which is what makes CPU training affordable.
 from __future__ import annotations
 
 import collections
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from transformers import BatchEncoding
 
-def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int) -> dict:
+
+def _tokenize(examples: dict, tokenizer, max_length: int, doc_stride: int) -> BatchEncoding:
     # Leading spaces in questions waste window room and some tokenizers keep them as tokens.
     questions = [q.lstrip() for q in examples["question"]]
     return tokenizer(
@@ -56,7 +60,7 @@ def _answer_positions(tokenized, examples: dict, cls_token_id: int) -> tuple[lis
     return starts, ends
 
 
-def prepare_train_features(examples: dict, tokenizer, *, max_length: int, doc_stride: int) -> dict:
+def prepare_train_features(examples: dict, tokenizer, *, max_length: int, doc_stride: int) -> BatchEncoding:
     """Batched `Dataset.map` function: windows with start/end positions, unpadded."""
     tokenized = _tokenize(examples, tokenizer, max_length, doc_stride)
     starts, ends = _answer_positions(tokenized, examples, tokenizer.cls_token_id)
@@ -67,7 +71,7 @@ def prepare_train_features(examples: dict, tokenizer, *, max_length: int, doc_st
     return tokenized
 
 
-def prepare_eval_features(examples: dict, tokenizer, *, max_length: int, doc_stride: int) -> dict:
+def prepare_eval_features(examples: dict, tokenizer, *, max_length: int, doc_stride: int) -> BatchEncoding:
     """Batched `Dataset.map` function: like the train features, plus `example_id` and the context-only offsets.
 
     Offsets of question and special tokens are set to None so span decoding can only pick context tokens; the

@@ -41,7 +41,9 @@ def linear_layer_names(model) -> list[str]:
     """The distinct last-part names of the model's linear layers (what `target_modules` can name)."""
     import torch
 
-    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and name})
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and name}
+    )
 
 
 def check_target_modules(model, target_modules: Iterable[str]) -> None:
@@ -57,7 +59,9 @@ def check_target_modules(model, target_modules: Iterable[str]) -> None:
             )
 
 
-def build_lora_model(model, *, r: int, alpha: float, dropout: float, target_modules: list[str], base_model_id: str | None = None):
+def build_lora_model(
+    model, *, r: int, alpha: float, dropout: float, target_modules: list[str], base_model_id: str | None = None
+):
     """Wrap `model` (modified in place) with LoRA on `target_modules`; the QA head is trained in full."""
     from peft import LoraConfig, TaskType
 
@@ -65,7 +69,7 @@ def build_lora_model(model, *, r: int, alpha: float, dropout: float, target_modu
     config = LoraConfig(
         task_type=TaskType.QUESTION_ANS,
         r=r,
-        lora_alpha=alpha,
+        lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales the same (alpha / r)
         lora_dropout=dropout,
         target_modules=list(target_modules),
         bias="none",

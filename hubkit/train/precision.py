@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Optional
 
 from ..errors import HubkitError
 
@@ -142,7 +143,9 @@ def _measured(candidates: tuple[str, ...], measure, why: str) -> PrecisionChoice
 # --- measuring -----------------------------------------------------------------------------------------------
 
 
-def measure_step_seconds(model, batches: list[dict], candidates: Iterable[str], *, repeats: int = 1) -> dict[str, float]:
+def measure_step_seconds(
+    model, batches: list[dict], candidates: Iterable[str], *, repeats: int = 1
+) -> dict[str, float]:
     """Median seconds of one forward+backward pass over `batches` (model inputs with labels), per candidate.
 
     The model's weights are not changed (no optimizer step; gradients are cleared) and the random number

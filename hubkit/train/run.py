@@ -18,10 +18,11 @@ import copy
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from .. import __version__
 from ..errors import HubkitError
@@ -32,6 +33,7 @@ from ..record import (
     EvalMetrics,
     Hardware,
     HeldOut,
+    LossPoint,
     MergeCheck,
     ParameterCounts,
     Provenance,
@@ -102,15 +104,24 @@ def run_experiment(
     with timer.stage("data"):  # read and tokenized once: the main run, the ablation and every evaluation reuse these
         base, tokenizer, base_source, base_revision = load_base(config)
         train_features = tokenize_for_training(data.train, tokenizer, config)
-        eval_features = tokenize_for_eval(data.eval, tokenizer, max_length=training.max_length,
-                                          doc_stride=training.doc_stride) if is_main else None
+        eval_features = (
+            tokenize_for_eval(data.eval, tokenizer, max_length=training.max_length, doc_stride=training.doc_stride)
+            if is_main
+            else None
+        )
 
     def eval_model(model):
         return evaluate_qa(
-            model, tokenizer, data.eval, features=eval_features, max_length=training.max_length,
+            model,
+            tokenizer,
+            data.eval,
+            features=eval_features,
+            max_length=training.max_length,
             doc_stride=training.doc_stride,
-            batch_size=config.eval.batch_size, n_best=config.eval.n_best,
-            max_answer_length=config.eval.max_answer_length, progress=progress,
+            batch_size=config.eval.batch_size,
+            n_best=config.eval.n_best,
+            max_answer_length=config.eval.max_answer_length,
+            progress=progress,
             label_sets=label_sets(config.datasets),
         )
 
@@ -118,17 +129,25 @@ def run_experiment(
     lora = config.lora
     set_seed(training.seed)
     model = build_lora_model(
-        copy.deepcopy(base), r=lora.r, alpha=lora.alpha, dropout=lora.dropout,
-        target_modules=lora.target_modules, base_model_id=config.base_model.id,
+        copy.deepcopy(base),
+        r=lora.r,
+        alpha=lora.alpha,
+        dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        base_model_id=config.base_model.id,
     )
     trainable, total = parameter_counts(model)
-    say(f"[3/7] LoRA r={lora.r} on {', '.join(lora.target_modules)}: {trainable:,} of {total:,} parameters trained "
-        f"({100 * trainable / total:.2f}%)")
+    say(
+        f"[3/7] LoRA r={lora.r} on {', '.join(lora.target_modules)}: {trainable:,} of {total:,} parameters trained "
+        f"({100 * trainable / total:.2f}%)"
+    )
     plan = plan_training(model, tokenizer, train_features, training)
     b = plan.batches
-    say(f"      {plan.world_size} process(es) x micro-batch {b.micro} x grad-accum {b.accumulation} "
+    say(
+        f"      {plan.world_size} process(es) x micro-batch {b.micro} x grad-accum {b.accumulation} "
         f"(configured {b.configured_micro} x {b.configured_accumulation}); precision {plan.precision.executed} "
-        f"({plan.precision.reason})")
+        f"({plan.precision.reason})"
+    )
     with timer.stage("train"):
         trained = train_lora(model, tokenizer, train_features, training, plan, progress=progress)
 
@@ -136,9 +155,13 @@ def run_experiment(
     with timer.stage("eval"):
         evaluation = eval_model(model) if is_main else None
     if evaluation is not None:
-        say(f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples")
+        say(
+            f"[4/7] eval: EM {evaluation.exact_match:.2f}  F1 {evaluation.f1:.2f}  on {evaluation.num_examples} examples"
+        )
         for part in evaluation.by_dataset:
-            say(f"      {part['dataset']}: EM {part['exact_match']:.2f}  F1 {part['f1']:.2f}  on {part['num_examples']}")
+            say(
+                f"      {part['dataset']}: EM {part['exact_match']:.2f}  F1 {part['f1']:.2f}  on {part['num_examples']}"
+            )
 
     # 5. ablation: one short run per rank on the same data (alpha/r kept as in the main run)
     ablation: list[AblationRow] = []
@@ -156,18 +179,33 @@ def run_experiment(
             row_trainable, row_total = parameter_counts(row_model)
             with timer.stage("ablation"):
                 row_train = train_lora(
-                    row_model, tokenizer, train_features, training, plan, max_steps=ab.max_steps,
-                    learning_rate=learning_rate, progress=progress,
+                    row_model,
+                    tokenizer,
+                    train_features,
+                    training,
+                    plan,
+                    max_steps=ab.max_steps,
+                    learning_rate=learning_rate,
+                    progress=progress,
                 )
                 row_eval = eval_model(row_model) if is_main else None
             if row_eval is not None:
-                ablation.append(AblationRow(
-                    r=rank, alpha=alpha, target_modules=list(targets), learning_rate=learning_rate,
-                    steps=row_train.steps, trainable=row_trainable, total=row_total,
-                    train_loss=row_train.train_loss, eval_loss=row_eval.eval_loss,
-                    exact_match=row_eval.exact_match, f1=row_eval.f1,
-                    by_dataset=[SliceScores(**s) for s in slice_scores(row_eval.by_dataset)],
-                ))
+                ablation.append(
+                    AblationRow(
+                        r=rank,
+                        alpha=alpha,
+                        target_modules=list(targets),
+                        learning_rate=learning_rate,
+                        steps=row_train.steps,
+                        trainable=row_trainable,
+                        total=row_total,
+                        train_loss=row_train.train_loss,
+                        eval_loss=row_eval.eval_loss,
+                        exact_match=row_eval.exact_match,
+                        f1=row_eval.f1,
+                        by_dataset=[SliceScores(**s) for s in slice_scores(row_eval.by_dataset)],
+                    )
+                )
             del row_model
     if not is_main or evaluation is None:
         return None  # a non-main process of a multi-process launch: the main process evaluates, merges and writes
@@ -205,8 +243,11 @@ def run_experiment(
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
             config_hash=config.config_hash(),
             base_model=BaseModelInfo(
-                id=config.base_model.id, revision=base_revision, source=base_source,
-                architecture=merge.architecture, model_type=merge.model_type,
+                id=config.base_model.id,
+                revision=base_revision,
+                source=base_source,
+                architecture=merge.architecture,
+                model_type=merge.model_type,
             ),
             datasets=data.infos,
             lora=lora_info(model),
@@ -215,14 +256,18 @@ def run_experiment(
                 **{**training.model_dump(), **plan.record_fields(), "num_processes": trained.num_processes}
             ),
             hardware=Hardware(
-                device=_device_name(trained.num_processes), wall_time_seconds=round(trained.wall_time_seconds, 2),
-                total_seconds=round(timer.total, 2), stage_seconds=timer.rounded(),
+                device=_device_name(trained.num_processes),
+                wall_time_seconds=round(trained.wall_time_seconds, 2),
+                total_seconds=round(timer.total, 2),
+                stage_seconds=timer.rounded(),
             ),
-            loss_curve=trained.loss_curve,
+            loss_curve=[LossPoint(**point) for point in trained.loss_curve],
             train_loss=trained.train_loss,
             eval=EvalMetrics(
-                exact_match=evaluation.exact_match, f1=evaluation.f1,
-                eval_loss=evaluation.eval_loss, num_examples=evaluation.num_examples,
+                exact_match=evaluation.exact_match,
+                f1=evaluation.f1,
+                eval_loss=evaluation.eval_loss,
+                num_examples=evaluation.num_examples,
             ),
             baselines=baselines(data.eval),
             eval_by_dataset=[DatasetEval(**e) for e in with_baselines(evaluation.by_dataset, data.eval)],
@@ -291,7 +336,7 @@ def check_base_model(config: ExperimentConfig) -> None:
 def _pkg_module(path: str):
     import importlib
 
-    module_name = path[len(PKG_PREFIX):]
+    module_name = path[len(PKG_PREFIX) :]
     try:
         module = importlib.import_module(module_name)
     except ImportError:

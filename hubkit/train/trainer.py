@@ -20,8 +20,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import distributed
-from .batching import BatchPlan, fits_in_memory, masked_qa_loss, pad_multiple, plan_batches, sample_batches
-from .batching import training_collator
+from .batching import (
+    BatchPlan,
+    fits_in_memory,
+    masked_qa_loss,
+    pad_multiple,
+    plan_batches,
+    sample_batches,
+    training_collator,
+)
 from .config import TrainingSection
 from .precision import PrecisionChoice, choose_precision, measure_step_seconds
 
@@ -78,8 +85,11 @@ def plan_training(model, tokenizer, train_features, training: TrainingSection) -
         return distributed.agree_all(fits_in_memory(model, micro, training.max_length))
 
     batches = plan_batches(
-        training.per_device_batch_size, training.gradient_accumulation_steps, training.micro_batch,
-        on_accelerator=on_cuda, fits=fits,
+        training.per_device_batch_size,
+        training.gradient_accumulation_steps,
+        training.micro_batch,
+        on_accelerator=on_cuda,
+        fits=fits,
     )
 
     def measure(candidates):
@@ -90,7 +100,7 @@ def plan_training(model, tokenizer, train_features, training: TrainingSection) -
     return TrainingPlan(device_type, distributed.world_size(), precision, batches)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trainer_class():
     from transformers import Trainer
 
