@@ -17,6 +17,11 @@ REFERENCE_RECORD = FIXTURES / "reference_record.json"
 SMALL_RECORD = FIXTURES / "small_record.json"
 TINY_CONFIG = ROOT / "pipeline" / "tiny.yaml"
 
+# The token the tests' local Hubs accept; built at run time, so no token-shaped literal is committed. Tests check that
+# it reaches no file, log or output.
+SENTINEL = "hf_" + "SENTINELsentinel" * 2 + "1234"
+USER = "alice"
+
 
 def write_model_files(folder: Path, architecture: str = "DistilBertForQuestionAnswering") -> Path:
     """What a merged transformers model folder holds, minus the size: config.json + a real safetensors file."""
@@ -65,3 +70,41 @@ def assert_one_line_error(result, *fragments: str, exit_code: int = 2) -> str:
     for fragment in fragments:
         assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
     return errors[0]
+
+
+EXTRA_EXAMPLE = {
+    "question": "What did Nokia raise?",
+    "context": "Shares of Nokia rose 5% after the company reported strong quarterly revenue and raised its outlook.",
+}
+
+
+def build_published_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
+    """A complete run folder: model/ (tiny weights, tokenizer, config, card, loss plot), record.json, adapter/,
+    and files that must never be pushed. The record's smoke examples are what this model really answers."""
+    from transformers import pipeline
+
+    from hubkit.card import build_card
+    from hubkit.record import RunRecord
+    from hubkit.train.tiny import write_tiny_base
+
+    run = Path(folder)
+    model = write_tiny_base(run / "model")
+    qa = pipeline("question-answering", model=str(model), device="cpu")
+    data = json.loads((FIXTURES / "reference_record.json").read_text(encoding="utf-8"))
+    examples = [{"question": e["question"], "context": e["context"]} for e in data["smoke_examples"]] + [EXTRA_EXAMPLE]
+    for example in examples:
+        got = qa(question=example["question"], context=example["context"])
+        example.update(answer=got["answer"], score=float(got["score"]))
+    data["smoke_examples"] = examples
+    data["card"]["model_name"] = repo_id.split("/")[-1]
+    record = RunRecord.from_dict(data)
+    record.save(run)
+    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
+    # things a run folder holds that must stay local
+    (model / "training_args.bin").write_bytes(b"\x80\x04training args")
+    (model / "optimizer.pt").write_bytes(b"\x80\x04optimizer state")
+    (model / "checkpoint-10").mkdir()
+    (model / "checkpoint-10" / "model.safetensors").write_bytes(b"old")
+    (run / "adapter").mkdir()
+    (run / "adapter" / "adapter_config.json").write_text("{}")
+    return run

@@ -64,3 +64,11 @@ def subprocess_env(hub: LocalHub, home: Path, *, token: str | None = TOKEN, disa
     if token is not None:
         env["HF_TOKEN"] = token
     return env
+
+
+def point_clients_at(hub: LocalHub, monkeypatch: pytest.MonkeyPatch, token: str) -> LocalHub:
+    """In-process clients (huggingface_hub reads these per call) talk to `hub` with `token`; no trusted publishing."""
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_TOKEN", token)
+    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
+    return hub

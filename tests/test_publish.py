@@ -24,7 +24,8 @@ from hubkit.localhub import LocalHub
 from hubkit.publish.prs import MARKER, tree_of
 from hubkit.publish.stage import make_plan, remote_files, stage_run
 
-from .test_smoke import SENTINEL, USER, build_run
+from .helpers import SENTINEL, USER, build_published_run
+from .localhub_helpers import point_clients_at
 
 WRITES = ("/commit/", "/preupload/", "/_lfs/", "/api/repos/create", "/merge", "/tag/", "/discussions")
 
@@ -32,7 +33,7 @@ WRITES = ("/commit/", "/preupload/", "/_lfs/", "/api/repos/create", "/merge", "/
 # ---- fixtures: one per state ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
-    return build_run(tmp_path_factory.mktemp("publish") / "run", f"{USER}/base")
+    return build_published_run(tmp_path_factory.mktemp("publish") / "run", f"{USER}/base")
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,7 @@ def hub(tmp_path_factory):
 
 @pytest.fixture
 def env(hub: LocalHub, monkeypatch) -> LocalHub:
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setenv("HF_TOKEN", SENTINEL)
-    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
-    return hub
+    return point_clients_at(hub, monkeypatch, SENTINEL)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from hubkit.publish.stage import stage_run
 from hubkit.release import release
 
 from .conftest import ROOT
-from .test_smoke import SENTINEL, USER, build_run
+from .helpers import SENTINEL, USER, build_published_run
 
 REPO = f"{USER}/guarded"
 BAD_TAGS = ["v1..0", "v1.", "a.lock", "v 1", "v@{1}", "v1:0"]
@@ -29,7 +29,7 @@ BAD_TAGS = ["v1..0", "v1.", "a.lock", "v 1", "v@{1}", "v1:0"]
 
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
-    return build_run(tmp_path_factory.mktemp("guards") / "run", REPO)
+    return build_published_run(tmp_path_factory.mktemp("guards") / "run", REPO)
 
 
 @pytest.fixture

@@ -28,45 +28,7 @@ from hubkit.publish.smoke import (
 )
 from hubkit.record import RunRecord
 
-from .conftest import FIXTURES
-
-SENTINEL = "hf_" + "SENTINELsentinel" * 2 + "1234"  # built at run time: no token-shaped literal in the repo
-USER = "alice"
-EXTRA_EXAMPLE = {
-    "question": "What did Nokia raise?",
-    "context": "Shares of Nokia rose 5% after the company reported strong quarterly revenue and raised its outlook.",
-}
-
-
-def build_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
-    """A complete run folder: model/ (tiny weights, tokenizer, config, card, loss plot), record.json, adapter/,
-    and files that must never be pushed. The record's smoke examples are what this model really answers."""
-    from transformers import pipeline
-
-    from hubkit.card import build_card
-    from hubkit.train.tiny import write_tiny_base
-
-    run = Path(folder)
-    model = write_tiny_base(run / "model")
-    qa = pipeline("question-answering", model=str(model), device="cpu")
-    data = json.loads((FIXTURES / "reference_record.json").read_text(encoding="utf-8"))
-    examples = [{"question": e["question"], "context": e["context"]} for e in data["smoke_examples"]] + [EXTRA_EXAMPLE]
-    for example in examples:
-        got = qa(question=example["question"], context=example["context"])
-        example.update(answer=got["answer"], score=float(got["score"]))
-    data["smoke_examples"] = examples
-    data["card"]["model_name"] = repo_id.split("/")[-1]
-    record = RunRecord.from_dict(data)
-    record.save(run)
-    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
-    # things a run folder holds that must stay local
-    (model / "training_args.bin").write_bytes(b"\x80\x04training args")
-    (model / "optimizer.pt").write_bytes(b"\x80\x04optimizer state")
-    (model / "checkpoint-10").mkdir()
-    (model / "checkpoint-10" / "model.safetensors").write_bytes(b"old")
-    (run / "adapter").mkdir()
-    (run / "adapter" / "adapter_config.json").write_text("{}")
-    return run
+from .helpers import SENTINEL, USER, build_published_run
 
 
 def upload_model(hub: LocalHub, token: str, repo_id: str, model_dir: Path, readme: str | None = None) -> str:
@@ -90,7 +52,7 @@ def card_for(run_dir: Path, repo_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    return build_run(tmp_path_factory.mktemp("smoke") / "run")
+    return build_published_run(tmp_path_factory.mktemp("smoke") / "run")
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from hubkit.localhub import LocalHub
 from hubkit.record import RunRecord
 
 from .conftest import ROOT
+from .helpers import SENTINEL, USER, build_published_run
 from .space_helpers import publish_model, require_gradio
-from .test_smoke import SENTINEL, USER, build_run
 
 MODEL = f"{USER}/tiny-finance-qa"
 SPACE = f"{USER}/tiny-finance-qa-demo"
@@ -55,7 +55,7 @@ def published(tmp_path_factory):
     from hubkit.space.publish import publish_space
 
     work = tmp_path_factory.mktemp("space-app")
-    run = build_run(work / "run", MODEL)
+    run = build_published_run(work / "run", MODEL)
     with LocalHub.start(work / "hub", tokens={SENTINEL: USER}) as hub:
         publish_model(hub, SENTINEL, MODEL, run)
         result = publish_space(MODEL, endpoint=hub.url, token=SENTINEL)

@@ -18,8 +18,9 @@ from hubkit.localhub import LocalHub
 from hubkit.record import RunRecord
 from hubkit.space.render import render_space
 
+from .helpers import SENTINEL, USER, build_published_run
+from .localhub_helpers import point_clients_at
 from .space_helpers import publish_model, require_gradio
-from .test_smoke import SENTINEL, USER, build_run
 
 OUTPUTS: list[str] = []
 
@@ -28,7 +29,7 @@ require_gradio()  # the app runs on gradio (the [space] extra)
 
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
-    return build_run(tmp_path_factory.mktemp("space") / "run", f"{USER}/tiny-finance-qa")
+    return build_published_run(tmp_path_factory.mktemp("space") / "run", f"{USER}/tiny-finance-qa")
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +40,7 @@ def hub(tmp_path_factory):
 
 @pytest.fixture
 def env(hub: LocalHub, monkeypatch) -> LocalHub:
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setenv("HF_TOKEN", SENTINEL)
-    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
-    return hub
+    return point_clients_at(hub, monkeypatch, SENTINEL)
 
 
 @pytest.fixture
