@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -215,3 +217,24 @@ def test_accelerate_cpu_launch_is_recognised(monkeypatch):
     assert requested_accelerate_cpu_processes(no_cpu_flag) == (0 if torch.cuda.is_available() else 2)
     monkeypatch.setenv("WORLD_SIZE", "2")  # already one of several processes: nothing to do
     assert requested_accelerate_cpu_processes(launch) == 0
+
+
+def test_after_a_bf16_run_the_model_computes_in_fp32_again(tiny_folder):
+    """accelerate leaves an autocast wrapper on the trained model's forward; evaluation and the merge parity check
+    must see the model as the published (merged, fp32) one computes, so the wrapper is removed after training."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_folder)
+    training = _training(precision="bf16", epochs=1, gradient_accumulation_steps=1)
+    batches = plan_batches(4, 1, None, on_accelerator=False)
+    plan = TrainingPlan("cpu", 1, PrecisionChoice("bf16", "bf16", "set in the test"), batches)
+    model = _model(tiny_folder)
+    train_lora(model, tokenizer, _features(8), training, plan, max_steps=1, progress=False)
+    assert "_original_forward" not in model.__dict__
+    inputs = {"input_ids": torch.tensor([[2, 15, 16, 17, 3]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+    with torch.inference_mode():
+        logits = model(**inputs).start_logits
+    assert logits.dtype == torch.float32
+    merged = copy.deepcopy(model).merge_and_unload()
+    with torch.inference_mode():
+        assert torch.allclose(merged(**inputs).start_logits, logits, atol=1e-5)

@@ -220,6 +220,7 @@ def train_lora(
         start = time.perf_counter()
         result = trainer.train()
         wall = time.perf_counter() - start
+    _drop_mixed_precision_forward(model)
     curve = [
         {"step": int(e["step"]), "epoch": round(float(e["epoch"]), 4), "loss": float(e["loss"])}
         for e in trainer.state.log_history
@@ -232,3 +233,16 @@ def train_lora(
         wall_time_seconds=wall,
         num_processes=int(args.world_size),
     )
+
+
+def _drop_mixed_precision_forward(model) -> None:
+    """Give `model` back its own forward after a bf16/fp16 run.
+
+    accelerate wraps the prepared model's `forward` in autocast and leaves the wrapper in place after training, so
+    every later call (evaluation, the merge parity check) would silently run in bf16 while the merged model that is
+    published runs in fp32: the parity check then fails by ~5e-2. Unwrapped, the adapter model is scored in the same
+    precision as the model `pipeline()` loads.
+    """
+    from accelerate.utils import extract_model_from_parallel
+
+    extract_model_from_parallel(model, keep_fp32_wrapper=False)
