@@ -43,12 +43,10 @@ EXAMPLES = [
 def build_full_size_run(run: Path, repo_id: str) -> Path:
     """run/model (full-size weights, tokenizer, card, plot) + run/record.json with the model's real answers."""
     import torch
-    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizerFast, pipeline
+    from transformers import DistilBertConfig, DistilBertForQuestionAnswering, DistilBertTokenizerFast
 
-    from hubkit.card import build_card
-    from hubkit.record import RunRecord
     from hubkit.train.tiny import real_vocab_path
-    from tests.helpers import REFERENCE_RECORD
+    from tests.helpers import write_measured_run
 
     model = RunFolder(run).model_dir
     vocab = real_vocab_path().read_text(encoding="utf-8").splitlines()  # the full 30,522-token uncased vocab
@@ -60,17 +58,7 @@ def build_full_size_run(run: Path, repo_id: str) -> Path:
     )  # distilbert-base dimensions: 6 layers, 768 wide, 12 heads, 3072 FFN
     torch.manual_seed(0)
     DistilBertForQuestionAnswering(config).save_pretrained(model)
-    qa = pipeline("question-answering", model=str(model), device="cpu")
-    data = json.loads(REFERENCE_RECORD.read_text(encoding="utf-8"))
-    examples = [dict(e) for e in EXAMPLES]
-    for e in examples:
-        got = qa(question=e["question"], context=e["context"])
-        e.update(answer=got["answer"], score=float(got["score"]))
-    data["smoke_examples"] = examples
-    data["card"]["model_name"] = repo_id.split("/")[-1]
-    record = RunRecord.from_dict(data)
-    record.save(run)
-    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
+    write_measured_run(run, model, EXAMPLES, repo_id)
     return run
 
 

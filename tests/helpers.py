@@ -78,28 +78,36 @@ EXTRA_EXAMPLE = {
 }
 
 
-def build_published_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
-    """A complete run folder: model/ (tiny weights, tokenizer, config, card, loss plot), record.json, adapter/,
-    and files that must never be pushed. The record's smoke examples are what this model really answers."""
+def write_measured_run(run: Path, model: Path, examples: list[dict], repo_id: str, record: Path = REFERENCE_RECORD):
+    """record.json (from a fixture) whose smoke examples are what `model` really answers through pipeline(), plus
+    the card and loss plot exactly as `hubkit build-card` writes them."""
     from transformers import pipeline
 
     from hubkit.card import build_card
     from hubkit.record import RunRecord
+
+    qa = pipeline("question-answering", model=str(model), device="cpu")
+    data = json.loads(Path(record).read_text(encoding="utf-8"))
+    measured = [dict(e) for e in examples]
+    for example in measured:
+        got = qa(question=example["question"], context=example["context"])
+        example.update(answer=got["answer"], score=float(got["score"]))
+    data["smoke_examples"] = measured
+    data["card"]["model_name"] = repo_id.split("/")[-1]
+    RunRecord.from_dict(data).save(run)
+    build_card(run, repo_id=repo_id)
+
+
+def build_published_run(folder: Path, repo_id: str = f"{USER}/tiny-finance-qa") -> Path:
+    """A complete run folder: model/ (tiny weights, tokenizer, config, card, loss plot), record.json, adapter/,
+    and files that must never be pushed. The record's smoke examples are what this model really answers."""
     from hubkit.train.tiny import write_tiny_base
 
     run = Path(folder)
     model = write_tiny_base(run / "model")
-    qa = pipeline("question-answering", model=str(model), device="cpu")
-    data = json.loads((FIXTURES / "reference_record.json").read_text(encoding="utf-8"))
-    examples = [{"question": e["question"], "context": e["context"]} for e in data["smoke_examples"]] + [EXTRA_EXAMPLE]
-    for example in examples:
-        got = qa(question=example["question"], context=example["context"])
-        example.update(answer=got["answer"], score=float(got["score"]))
-    data["smoke_examples"] = examples
-    data["card"]["model_name"] = repo_id.split("/")[-1]
-    record = RunRecord.from_dict(data)
-    record.save(run)
-    build_card(run, repo_id=repo_id)  # the card + loss plot exactly as `hubkit build-card` writes them
+    record = json.loads(REFERENCE_RECORD.read_text(encoding="utf-8"))
+    questions = [{"question": e["question"], "context": e["context"]} for e in record["smoke_examples"]]
+    write_measured_run(run, model, questions + [EXTRA_EXAMPLE], repo_id)
     # things a run folder holds that must stay local
     (model / "training_args.bin").write_bytes(b"\x80\x04training args")
     (model / "optimizer.pt").write_bytes(b"\x80\x04optimizer state")
