@@ -102,9 +102,10 @@ def release(
     run_dir = run.root
     result = ReleaseResult(run_dir=run_dir, repo_id=repo_id)
     wanted = config.config_hash()
+    stages = 4 if space is not None else 3
 
     # 1. train (skipped when this exact config already produced the run)
-    say(f"== [1/3] train: {config_path} -> {run_dir}")
+    say(f"== [1/{stages}] train: {config_path} -> {run_dir}")
     record = trained_run_is_current(run, wanted)
     if record is None and not overwrite and not run.is_empty():
         held = run.finished_record()
@@ -132,7 +133,7 @@ def release(
     # 2. the card, rendered from the record and linted
     run = RunFolder(run_dir, record=record)  # the record in hand: read once per release
     card_path = run.card_path
-    say(f"== [2/3] card: {card_path}")
+    say(f"== [2/{stages}] card: {card_path}")
     before = card_path.read_bytes() if card_path.is_file() else None
     built = build_card(run, repo_id=repo_id, space_id=space)
     if not built.ok:
@@ -145,7 +146,7 @@ def release(
     say(f"   {status}: {detail}")
 
     # 3. push: one commit (a PR by default), smoke-tested, merged, tagged
-    say(f"== [3/3] push: {repo_id}" + (f" (tag {tag})" if tag else ""))
+    say(f"== [3/{stages}] push: {repo_id}" + (f" (tag {tag})" if tag else ""))
     pushed = push(run, repo_id, tag=tag, private=private, create_pr=create_pr, progress=say)
     result.push = pushed
     if pushed.committed:
@@ -158,7 +159,7 @@ def release(
     if space is not None:
         from .space.publish import publish_space
 
-        say(f"== [4/4] space: {space}")
+        say(f"== [4/{stages}] space: {space}")
         result.space = published = publish_space(
             repo_id, space_id=space, run_dir=run_dir, out=run_dir / "space", progress=say
         )

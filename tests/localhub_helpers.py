@@ -11,7 +11,12 @@ read HF_ENDPOINT at import, so run them in a subprocess with `subprocess_env(hub
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -72,3 +77,38 @@ def point_clients_at(hub: LocalHub, monkeypatch: pytest.MonkeyPatch, token: str)
     monkeypatch.setenv("HF_TOKEN", token)
     monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
     return hub
+
+
+@dataclass
+class ServedHub:
+    """A `hubkit hub serve` child process: its URL, and everything it printed once it has stopped."""
+
+    url: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def printed(self) -> str:
+        return "".join(self.output)
+
+
+@contextlib.contextmanager
+def hub_serve_process(*args: str) -> Iterator[ServedHub]:
+    """Run `python -m hubkit.cli hub serve ARGS` as users do; yields once its banner names the URL, stops it on exit
+    (then `.printed` holds the whole output)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubkit.cli", "hub", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    served = ServedHub(url=banner.rsplit(" at ", 1)[-1].strip(), output=[banner])
+    try:
+        yield served
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        # read through the same text buffer as the banner: communicate() would skip the lines readline() buffered
+        served.output.append(proc.stdout.read())
+        proc.stdout.close()

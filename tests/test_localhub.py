@@ -31,7 +31,7 @@ from huggingface_hub.errors import (
 from hubkit.cli import cli
 from hubkit.localhub import LocalHub, iter_requests
 
-from .localhub_helpers import OTHER_TOKEN, TOKEN, USER, hub_api, subprocess_env
+from .localhub_helpers import OTHER_TOKEN, TOKEN, USER, hub_api, hub_serve_process, subprocess_env
 
 REPO = f"{USER}/tiny-qa"
 WEIGHTS = os.urandom(3000)  # binary, *.safetensors: stored as LFS
@@ -312,29 +312,10 @@ def test_interrupted_upload_leaves_no_blob(local_hub: LocalHub):
 # ---- the command line: `hubkit hub serve` and `hf download` --------------------------------------------------------
 def test_hub_serve_command(tmp_path: Path):
     sentinel = "hf_sentinel_token_never_printed"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hubkit.cli",
-            "hub",
-            "serve",
-            "--root",
-            str(tmp_path / "root"),
-            "--token",
-            f"{sentinel}={USER}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        banner = proc.stdout.readline()
-        url = banner.rsplit(" at ", 1)[1].strip()
+    with hub_serve_process("--root", str(tmp_path / "root"), "--token", f"{sentinel}={USER}") as served:
+        url = served.url
         assert httpx.get(f"{url}/api/whoami-v2", headers={"Authorization": f"Bearer {sentinel}"}).json()["name"] == USER
-    finally:
-        proc.terminate()
-        output = banner + proc.communicate(timeout=10)[0]
+    output = served.printed
     assert url.startswith("http://127.0.0.1:") and sentinel not in output
     assert not any(sentinel.encode() in p.read_bytes() for p in (tmp_path / "root").rglob("*") if p.is_file())
 

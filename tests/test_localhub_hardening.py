@@ -11,8 +11,6 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from hubkit.cli import cli
 from hubkit.localhub import LocalHub, iter_requests
 
-from .localhub_helpers import OTHER_TOKEN, OTHER_USER, TOKEN, USER, hub_api
+from .localhub_helpers import OTHER_TOKEN, OTHER_USER, TOKEN, USER, hub_api, hub_serve_process
 
 REPO = f"{USER}/hardened"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -285,30 +283,10 @@ def test_hub_serve_reads_tokens_from_a_file(tmp_path: Path):
     sentinel = "hf_" + base64.b32encode(os.urandom(20)).decode().lower()
     token_file = tmp_path / "tokens"
     token_file.write_text(f"# local hub users\n\n{sentinel}={USER}\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hubkit.cli",
-            "hub",
-            "serve",
-            "--root",
-            str(tmp_path / "root"),
-            "--token-file",
-            str(token_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        banner = proc.stdout.readline()
-        url = banner.rsplit(" at ", 1)[1].strip()
-        whoami = httpx.get(f"{url}/api/whoami-v2", headers={"Authorization": f"Bearer {sentinel}"})
+    with hub_serve_process("--root", str(tmp_path / "root"), "--token-file", str(token_file)) as served:
+        whoami = httpx.get(f"{served.url}/api/whoami-v2", headers={"Authorization": f"Bearer {sentinel}"})
         assert whoami.json()["name"] == USER
-    finally:
-        proc.terminate()
-        output = banner + proc.communicate(timeout=10)[0]
+    output = served.printed
     assert sentinel not in output and USER in output
 
     token_file.write_text(f"{sentinel}\n")  # no '=USER': the error names the line, never the token

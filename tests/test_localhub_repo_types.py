@@ -1,7 +1,8 @@
 """Dataset and Space repos on the local Hub, through the real clients: huggingface_hub and `datasets.load_dataset`.
 
-The reference config's real-use data path loads FinanceMTEB/financial_phrasebank and explodinggradients/fiqa (config
-`main`, split `test`) from the Hub: small parquet copies published under those ids must load through HF_ENDPOINT.
+The reference config (`pipeline/finance_qa.yaml`) reads takala/financial_phrasebank (config `sentences_allagree`,
+split `train`) and explodinggradients/fiqa (config `main`, split `test`) from the Hub: small parquet copies published
+under those ids, laid out as the Hub copies are, must go through hubkit's own data prep via HF_ENDPOINT.
 """
 
 from __future__ import annotations
@@ -21,11 +22,54 @@ from hubkit.localhub import LocalHub
 
 from .localhub_helpers import TOKEN, USER, hub_api, subprocess_env
 
-PHRASEBANK = "FinanceMTEB/financial_phrasebank"
+ROOT = Path(__file__).resolve().parent.parent
+PHRASEBANK = "takala/financial_phrasebank"
 FIQA = "explodinggradients/fiqa"
-SENTENCES = [("Profit rose 12 percent.", 2), ("Sales were flat.", 1), ("The company cut its outlook.", 0)]
-QUESTIONS = [("What is an ETF?", ["An exchange-traded fund."]), ("Why diversify?", ["To lower risk.", "Safety."])]
+SENTENCES = [
+    ("Profit rose 12 percent.", 2),
+    ("Sales were flat.", 1),
+    ("The company cut its outlook.", 0),
+    ("Orders grew strongly in the quarter.", 2),
+    ("The board meets on Tuesday.", 1),
+    ("Losses widened after the recall.", 0),
+    ("Margins improved on lower costs.", 2),
+    ("The office moved to Espoo.", 1),
+    ("The bank wrote down its loans.", 0),
+    ("The shares were listed in 2001.", 1),
+    ("Net sales doubled year on year.", 2),
+    ("The plant will close next year.", 0),
+    ("The report is published in English.", 1),
+    ("Cash flow turned positive.", 2),
+    ("Demand fell sharply in Europe.", 0),
+]  # 15 rows: a 20% stratified eval split needs one row of each of the 3 labels
+QUESTIONS = [
+    ("What is an ETF?", ["An ETF is an exchange-traded fund. It trades like a stock."]),
+    ("Why diversify a portfolio?", ["Diversify to lower risk. One holding can fail.", "Safety."]),
+]
 
+# the Hub copies' own cards: a config per folder, and (the PhraseBank) the label names of its integer column
+PHRASEBANK_README = """---
+license: cc-by-nc-sa-3.0
+configs:
+- config_name: sentences_allagree
+  data_files:
+  - split: train
+    path: sentences_allagree/train-*.parquet
+dataset_info:
+- config_name: sentences_allagree
+  features:
+  - name: sentence
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': negative
+          '1': neutral
+          '2': positive
+---
+# financial_phrasebank (a small local copy)
+"""
 FIQA_README = """---
 license: cc-by-sa-4.0
 configs:
@@ -48,17 +92,18 @@ def _parquet(columns: dict) -> bytes:
 
 
 def _publish_datasets(hub: LocalHub) -> None:
-    """Each dataset under its reference id, each namespace with its own token (a user may write only its own)."""
-    hub._tokens.update({"tok-fin": "FinanceMTEB", "tok-eg": "explodinggradients"})
-    fin = hub_api(hub, "tok-fin")
-    fin.create_repo(PHRASEBANK, repo_type="dataset")
-    fin.create_commit(
+    """Each dataset under its Hub id, each namespace with its own token (a user may write only its own)."""
+    hub._tokens.update({"tok-takala": "takala", "tok-eg": "explodinggradients"})
+    bank = hub_api(hub, "tok-takala")
+    bank.create_repo(PHRASEBANK, repo_type="dataset")
+    bank.create_commit(
         PHRASEBANK,
         repo_type="dataset",
         commit_message="data",
         operations=[
+            CommitOperationAdd("README.md", PHRASEBANK_README.encode()),
             CommitOperationAdd(
-                "data/train-00000-of-00001.parquet",
+                "sentences_allagree/train-00000-of-00001.parquet",
                 _parquet({"sentence": [s for s, _ in SENTENCES], "label": [lbl for _, lbl in SENTENCES]}),
             ),
         ],
@@ -79,21 +124,24 @@ def _publish_datasets(hub: LocalHub) -> None:
     )
 
 
-# the call shapes of hubkit's data prep: no split (a DatasetDict) for the PhraseBank, config + split + a pinned revision
-_LOAD = """
+# hubkit's data prep on the reference config's dataset entries, FiQA pinned to a revision
+_PREPARE = """
 import json, sys
-from datasets import load_dataset
-bank = load_dataset(sys.argv[1], None, revision=None, split=None)
-fiqa = load_dataset(sys.argv[2], "main", revision=sys.argv[3], split="test")
-print(json.dumps({"splits": list(bank), "bank": bank["train"].to_list(), "fiqa": fiqa.to_list(),
-                  "columns": fiqa.column_names}))
+from hubkit.train.config import load_config
+from hubkit.train.data import prepare_data
+config = load_config(sys.argv[1])
+specs = [spec.model_copy(update={"revision": sys.argv[2]}) if spec.kind == "fiqa" else spec for spec in config.datasets]
+data = prepare_data(specs, seed=config.split.seed, eval_fraction=config.split.eval_fraction)
+rows = data.train.to_list() + data.eval.to_list()
+print(json.dumps({"infos": [[i.name, i.hub_config, i.hub_split, i.revision, i.rows_read] for i in data.infos],
+                  "answers": sorted(r["answers"]["text"][0] for r in rows)}))
 """
 
 
-def test_load_dataset_reads_the_reference_ids_through_the_local_hub(local_hub: LocalHub, tmp_path: Path):
+def test_reference_config_reads_its_datasets_through_the_local_hub(local_hub: LocalHub, tmp_path: Path):
     _publish_datasets(local_hub)
     pinned = hub_api(local_hub, None).dataset_info(FIQA).sha
-    hub_api(local_hub, "tok-eg").create_commit(
+    hub_api(local_hub, "tok-eg").create_commit(  # a later commit the pinned read must not see
         FIQA,
         repo_type="dataset",
         commit_message="later",
@@ -102,15 +150,26 @@ def test_load_dataset_reads_the_reference_ids_through_the_local_hub(local_hub: L
         ],
     )
     env = subprocess_env(local_hub, tmp_path / "home", token=None)
+    env["PYTHONPATH"] = str(ROOT)
     result = subprocess.run(
-        [sys.executable, "-c", _LOAD, PHRASEBANK, FIQA, pinned], env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "-c", _PREPARE, str(ROOT / "pipeline" / "finance_qa.yaml"), pinned],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded["splits"] == ["train"]
-    assert loaded["bank"] == [{"sentence": s, "label": lbl} for s, lbl in SENTENCES]
-    assert loaded["fiqa"] == [{"question": q, "ground_truths": a} for q, a in QUESTIONS]
-    assert loaded["columns"] == ["question", "ground_truths"]
+    prepared = json.loads(result.stdout.strip().splitlines()[-1])
+    assert prepared["infos"] == [
+        [PHRASEBANK, "sentences_allagree", "train", None, len(SENTENCES)],
+        [FIQA, "main", "test", pinned, len(QUESTIONS)],
+    ]
+    labels = ["negative", "neutral", "positive"]
+    expected = sorted(
+        [labels[lbl] for _, lbl in SENTENCES] + ["An ETF is an exchange-traded fund.", "Diversify to lower risk."]
+    )
+    assert prepared["answers"] == expected  # the label names came from the card; FiQA's first passage was used
+    assert any(r.path.startswith(f"/api/datasets/{PHRASEBANK}") for r in local_hub.requests)
     assert any(r.path.startswith(f"/api/datasets/{FIQA}") for r in local_hub.requests)
 
 
@@ -127,7 +186,7 @@ def test_dataset_repo_info_downloads_and_separate_namespace(local_hub: LocalHub,
     path = hf_hub_download(FIQA, "README.md", repo_type="dataset", endpoint=local_hub.url, cache_dir=tmp_path / "c")
     assert Path(path).read_text() == FIQA_README
     folder = snapshot_download(PHRASEBANK, repo_type="dataset", endpoint=local_hub.url, cache_dir=tmp_path / "s")
-    assert (Path(folder) / "data" / "train-00000-of-00001.parquet").stat().st_size > 0
+    assert (Path(folder) / "sentences_allagree" / "train-00000-of-00001.parquet").stat().st_size > 0
     resolve = httpx.head(f"{local_hub.url}/datasets/{FIQA}/resolve/main/main/test-00000-of-00001.parquet")
     assert resolve.status_code == 302 and resolve.headers["X-Repo-Commit"] == info.sha  # parquet is LFS
 

@@ -56,7 +56,9 @@ def test_release_with_space_publishes_model_card_link_and_demo_then_changes_noth
     run_dir = tmp_path / "run"
     first = _release(local_hub, tmp_path, run_dir, repo)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "== [4/4] space" in first.stderr and "Traceback" not in first.stderr
+    headers = [line.split("]")[0] for line in first.stderr.splitlines() if line.startswith("== [")]
+    assert headers == ["== [1/4", "== [2/4", "== [3/4", "== [4/4"], first.stderr  # one count for the whole release
+    assert "Traceback" not in first.stderr
     result = json.loads(first.stdout)
     assert result["space"]["created"] and result["space"]["card"]["status"] == "already"  # the pushed card links it
     api = hub_api(local_hub)

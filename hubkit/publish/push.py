@@ -49,10 +49,9 @@ from .stage import (
     CARD_FILENAME,
     MODEL_DIRNAME,
     Plan,
-    StagedFile,
-    _hash_file,
     make_plan,
     remote_files,
+    stage_file,
     stage_run,
 )
 
@@ -234,12 +233,8 @@ def _stage_with_card(run: Path, card_path: Path, token: str | None):
     staging = stage_run(run, token=token)
     if card_path == run / MODEL_DIRNAME / CARD_FILENAME:
         return staging
-    size = card_path.stat().st_size
-    sha256, git_oid = _hash_file(card_path, size, token.encode() if token else None)
-    files = tuple(
-        StagedFile(CARD_FILENAME, card_path, size, sha256, git_oid) if f.path_in_repo == CARD_FILENAME else f
-        for f in staging.files
-    )
+    card = stage_file(CARD_FILENAME, card_path, token)
+    files = tuple(card if f.path_in_repo == CARD_FILENAME else f for f in staging.files)
     return type(staging)(files=files, skipped=staging.skipped, record=staging.record)
 
 

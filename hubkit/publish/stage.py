@@ -153,7 +153,6 @@ def stage_run(run_dir: str | Path | RunFolder, token: str | None = None) -> Stag
     run = RunFolder.of(run_dir)
     model_dir = run.require_model()
     record = run.record
-    token_bytes = token.encode() if token else None
 
     candidates: list[tuple[str, Path]] = []
     skipped: list[tuple[str, str]] = []
@@ -179,12 +178,15 @@ def stage_run(run_dir: str | Path | RunFolder, token: str | None = None) -> Stag
     if not any(n.endswith(".safetensors") for n in names):
         raise HubkitError(f"{model_dir}: no *.safetensors weights")
 
-    files = []
-    for name, path in candidates:
-        size = path.stat().st_size
-        sha256, git_oid = _hash_file(path, size, token_bytes)
-        files.append(StagedFile(name, path, size, sha256, git_oid))
-    return Staging(files=tuple(files), skipped=tuple(skipped), record=record)
+    files = tuple(stage_file(name, path, token) for name, path in candidates)
+    return Staging(files=files, skipped=tuple(skipped), record=record)
+
+
+def stage_file(path_in_repo: str, path: Path, token: str | None = None) -> StagedFile:
+    """One file ready to commit as `path_in_repo`: size, sha256 and git blob id, after the secret scan."""
+    size = path.stat().st_size
+    sha256, git_oid = _hash_file(path, size, token.encode() if token else None)
+    return StagedFile(path_in_repo, path, size, sha256, git_oid)
 
 
 def remote_files(tree) -> dict[str, RemoteFile]:
