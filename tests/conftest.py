@@ -1,8 +1,9 @@
 """Shared fixtures. Tests that need ../shared/data skip with a reason where it is absent (a user's fresh clone).
 
 Plain helpers (build_run, write_model_files, assert_one_line_error, tree_digest) are in tests/helpers.py, so the
-benchmarks can use them too; the local-Hub fixtures (`local_hub`, `client_mode`) come from tests/localhub_helpers.py
-and are available to every test module without an import.
+benchmarks can use them too; the local-Hub fixtures (`local_hub`, `client_mode`, and the module-wide `hub` with its
+`env` for the publishing tests) come from tests/localhub_helpers.py and are available to every test module without an
+import.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import FIXTURES, REFERENCE_RECORD, ROOT, build_run
-from .localhub_helpers import client_mode, local_hub  # noqa: F401  (fixtures, shared by every test module)
+from .localhub_helpers import client_mode, env, hub, local_hub  # noqa: F401  (fixtures, shared by every test module)
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 __all__ = ["FIXTURES", "ROOT", "SHARED_DATA"]

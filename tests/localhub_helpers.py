@@ -23,6 +23,8 @@ import pytest
 
 from hubkit.localhub import LocalHub
 
+from .helpers import SENTINEL
+
 TOKEN = "hf_localhub_test_write_token"
 USER = "alice"
 OTHER_TOKEN = "hf_localhub_test_other_token"
@@ -46,6 +48,20 @@ def client_mode(request, local_hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", disable_xet)
     local_hub.lfs_uploads = disable_xet
     return request.param
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """One LocalHub per test module that imports this fixture; `USER` writes with the sentinel token (tests/helpers),
+    which the publishing tests look for in every output and file."""
+    with LocalHub.start(tmp_path_factory.mktemp("module-hub"), tokens={SENTINEL: USER}) as server:
+        yield server
+
+
+@pytest.fixture
+def env(hub: LocalHub, monkeypatch: pytest.MonkeyPatch) -> LocalHub:
+    """The module's `hub`, with in-process clients pointed at it as USER."""
+    return point_clients_at(hub, monkeypatch, SENTINEL)
 
 
 def hub_api(hub: LocalHub, token: str | None = TOKEN):

@@ -91,36 +91,32 @@ def _parquet(columns: dict) -> bytes:
     return buffer.getvalue()
 
 
+def _publish_dataset(hub: LocalHub, token: str, repo_id: str, files: dict[str, bytes]) -> None:
+    api = hub_api(hub, token)
+    api.create_repo(repo_id, repo_type="dataset")
+    operations = [CommitOperationAdd(path, content) for path, content in files.items()]
+    api.create_commit(repo_id, repo_type="dataset", commit_message="data", operations=operations)
+
+
 def _publish_datasets(hub: LocalHub) -> None:
     """Each dataset under its Hub id, each namespace with its own token (a user may write only its own)."""
     hub._tokens.update({"tok-takala": "takala", "tok-eg": "explodinggradients"})
-    bank = hub_api(hub, "tok-takala")
-    bank.create_repo(PHRASEBANK, repo_type="dataset")
-    bank.create_commit(
+    sentences = {"sentence": [s for s, _ in SENTENCES], "label": [lbl for _, lbl in SENTENCES]}
+    _publish_dataset(
+        hub,
+        "tok-takala",
         PHRASEBANK,
-        repo_type="dataset",
-        commit_message="data",
-        operations=[
-            CommitOperationAdd("README.md", PHRASEBANK_README.encode()),
-            CommitOperationAdd(
-                "sentences_allagree/train-00000-of-00001.parquet",
-                _parquet({"sentence": [s for s, _ in SENTENCES], "label": [lbl for _, lbl in SENTENCES]}),
-            ),
-        ],
+        {
+            "README.md": PHRASEBANK_README.encode(),
+            "sentences_allagree/train-00000-of-00001.parquet": _parquet(sentences),
+        },
     )
-    eg = hub_api(hub, "tok-eg")
-    eg.create_repo(FIQA, repo_type="dataset")
-    eg.create_commit(
+    questions = {"question": [q for q, _ in QUESTIONS], "ground_truths": [a for _, a in QUESTIONS]}
+    _publish_dataset(
+        hub,
+        "tok-eg",
         FIQA,
-        repo_type="dataset",
-        commit_message="data",
-        operations=[
-            CommitOperationAdd("README.md", FIQA_README.encode()),
-            CommitOperationAdd(
-                "main/test-00000-of-00001.parquet",
-                _parquet({"question": [q for q, _ in QUESTIONS], "ground_truths": [a for _, a in QUESTIONS]}),
-            ),
-        ],
+        {"README.md": FIQA_README.encode(), "main/test-00000-of-00001.parquet": _parquet(questions)},
     )
 
 

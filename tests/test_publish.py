@@ -25,7 +25,6 @@ from hubkit.publish.prs import MARKER, tree_of
 from hubkit.publish.stage import make_plan, remote_files, stage_run
 
 from .helpers import SENTINEL, USER, build_published_run
-from .localhub_helpers import point_clients_at
 
 WRITES = ("/commit/", "/preupload/", "/_lfs/", "/api/repos/create", "/merge", "/tag/", "/discussions")
 
@@ -34,17 +33,6 @@ WRITES = ("/commit/", "/preupload/", "/_lfs/", "/api/repos/create", "/merge", "/
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
     return build_published_run(tmp_path_factory.mktemp("publish") / "run", f"{USER}/base")
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    with LocalHub.start(tmp_path_factory.mktemp("publish-hub"), tokens={SENTINEL: USER}) as server:
-        yield server
-
-
-@pytest.fixture
-def env(hub: LocalHub, monkeypatch) -> LocalHub:
-    return point_clients_at(hub, monkeypatch, SENTINEL)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from hubkit.record import RunRecord
 from hubkit.space.render import render_space
 
 from .helpers import SENTINEL, USER, build_published_run
-from .localhub_helpers import point_clients_at
 from .space_helpers import publish_model, require_gradio
 
 OUTPUTS: list[str] = []
@@ -30,17 +29,6 @@ require_gradio()  # the app runs on gradio (the [space] extra)
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
     return build_published_run(tmp_path_factory.mktemp("space") / "run", f"{USER}/tiny-finance-qa")
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    with LocalHub.start(tmp_path_factory.mktemp("space-hub"), tokens={SENTINEL: USER}) as server:
-        yield server
-
-
-@pytest.fixture
-def env(hub: LocalHub, monkeypatch) -> LocalHub:
-    return point_clients_at(hub, monkeypatch, SENTINEL)
 
 
 @pytest.fixture
