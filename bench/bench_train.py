@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 EFFECTIVE_BATCH = 32
-FULL_RUN_STEPS = 174  # 3 epochs of 1840 windows at 32 per step
+REFERENCE_EPOCHS = 3
 # (label, padding, precision, micro-batch): the issue's table, in its order
 RECIPES = [
     ("pad to 384, fp32, 4 x 8", "max_length", "fp32", 4),
@@ -102,7 +102,7 @@ def _reference_training(precision: str = "auto", micro_batch=None, steps: int = 
     from hubkit.train.config import TrainingSection
 
     return TrainingSection(
-        epochs=3,
+        epochs=REFERENCE_EPOCHS,
         max_steps=steps,
         per_device_batch_size=4,
         gradient_accumulation_steps=8,
@@ -250,11 +250,16 @@ def run_hubkit_train(config: Path) -> dict:
     return record
 
 
-def _row(label: str, per_step, baseline, note: str = "") -> str:
+def full_run_steps(windows: int) -> int:
+    """Optimizer steps of the reference run over `windows` training windows (174 for the reference's 1840)."""
+    return REFERENCE_EPOCHS * -(-windows // EFFECTIVE_BATCH)
+
+
+def _row(label: str, per_step, baseline, full_steps: int, note: str = "") -> str:
     if per_step is None:
         return f"| {label} | n/a | n/a | n/a | {note or 'not on this device'} |"
     mean = float(np.mean(per_step))
-    full = mean * FULL_RUN_STEPS
+    full = mean * full_steps
     ratio = f"{baseline / mean:.1f}x" if baseline else "1.0x"
     if len(per_step) <= 8:
         spread = "steps: " + ", ".join(f"{s:.2f}" for s in per_step)
@@ -306,9 +311,10 @@ def main() -> None:
         features = datasets.Dataset.from_list([rows[i] for i in sample])
         all_features = datasets.Dataset.from_list(rows)
         lengths = np.array([len(r["input_ids"]) for r in rows])
+        full_steps = full_run_steps(len(rows))
         print(
             f"{len(rows)} windows (mean {lengths.mean():.0f} tokens, max {lengths.max()}); "
-            f"full run = {FULL_RUN_STEPS} optimizer steps of {EFFECTIVE_BATCH}\n",
+            f"full run = {full_steps} optimizer steps of {EFFECTIVE_BATCH}\n",
             flush=True,
         )
         print(f"Device for every figure below: {device}\n")
@@ -318,7 +324,8 @@ def main() -> None:
         for recipe in RECIPES:
             times[recipe[0]] = time_recipe(recipe, features, steps=steps, layers=args.layers, device_type=device_type)
             baseline = float(np.mean(times[RECIPES[0][0]]))
-            print(_row(recipe[0], times[recipe[0]], baseline if recipe is not RECIPES[0] else None), flush=True)
+            first = recipe is RECIPES[0]
+            print(_row(recipe[0], times[recipe[0]], None if first else baseline, full_steps), flush=True)
         forced = {}
         for precision in ("fp32", "bf16"):
             per_step, plan, _ = time_hubkit(all_features, layers=args.layers, precision=precision)
@@ -326,7 +333,10 @@ def main() -> None:
             b = plan.batches
             print(
                 _row(
-                    f"hubkit, {precision} forced ({b.micro} x {b.accumulation}, bounded + grouped)", per_step, baseline
+                    f"hubkit, {precision} forced ({b.micro} x {b.accumulation}, bounded + grouped)",
+                    per_step,
+                    baseline,
+                    full_steps,
                 ),
                 flush=True,
             )
@@ -337,6 +347,7 @@ def main() -> None:
                 f"**hubkit default**: {plan.precision.executed}, {b.micro} x {b.accumulation}, bounded + grouped",
                 per_step,
                 baseline,
+                full_steps,
                 note=f"plan took {planning:.1f} s: {plan.precision.reason}",
             ),
             flush=True,

@@ -28,7 +28,9 @@ for f in financial_phrasebank/Sentences_AllAgree.txt fiqa/test.jsonl; do
 done
 
 rm -rf "$DEST" && mkdir -p "$DEST/whl" "$DEST/site" "$DEST/shared/data"
-grep -qxF "/$DEST/" .git/info/exclude 2>/dev/null || echo "/$DEST/" >> .git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)   # also right in a worktree, where .git is a file
+mkdir -p "$(dirname "$exclude")"
+grep -qxF "/$DEST/" "$exclude" 2>/dev/null || echo "/$DEST/" >> "$exclude"
 
 pins=()
 for name in $PACKAGES; do
